@@ -1,0 +1,51 @@
+"""berth.db: the daemon's metadata file (SQLite, WAL) and its one schema.
+
+Every table berth keeps lives in MIGRATIONS below, in order; a migration is
+never edited once it has landed, only followed by a new one. `open_db` applies
+the ones the file has not seen yet inside one transaction, so a crash during an
+upgrade leaves the previous schema intact. Stores receive an open connection;
+none of them opens the file itself.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+# (version, SQL). Append only. Each owner appends the tables its package needs.
+MIGRATIONS: list[tuple[int, str]] = [
+    (1, "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"),
+]
+
+
+def open_db(path: Path | str) -> sqlite3.Connection:
+    """Open (creating if needed) the metadata file and bring its schema up to date."""
+    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    if str(path) != ":memory:":
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    migrate(conn)
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    pending = [(v, sql) for v, sql in MIGRATIONS if v > current]
+    if not pending:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for version, sql in pending:
+            for statement in _statements(sql):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={int(version)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _statements(sql: str) -> list[str]:
+    return [s.strip() for s in sql.split(";") if s.strip()]

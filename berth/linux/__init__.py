@@ -1,0 +1,8 @@
+"""The one place for raw Linux syscalls, made through ctypes.
+
+Everything above this package asks for kernel work through these functions,
+never through ctypes directly, so that unit tests can replace the seam with a
+recording fake and integration tests use the real kernel. Each function raises
+`OSError` with the errno and the object it acted on; none returns a status.
+Modules stay import-cheap: berth-runc's start-up time depends on it.
+"""

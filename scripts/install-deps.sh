@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs everything berth needs on a fresh Debian machine, as root.
+#   scripts/install-deps.sh          runtime dependencies only
+#   scripts/install-deps.sh --test   plus what the test suite and benchmarks use
+# Idempotent: a second run installs nothing new.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+runtime_pkgs=(python3 python3-venv busybox-static iproute2 iptables libseccomp2 kmod tini)
+test_pkgs=(runc crun skopeo umoci docker-registry apache2-utils debootstrap zstd pigz
+           docker.io procps psmisc)
+
+pkgs=("${runtime_pkgs[@]}")
+[ $want_test = 1 ] && pkgs+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  # A package's post-install must not start services (dockerd, registry) on the host.
+  made_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ $made_policy = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+fi
+
+# Python dependencies live in a virtual environment inside the checkout.
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+extra=""
+[ $want_test = 1 ] && extra="[test]"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extra"
+# For the quick start, the console scripts go on the PATH; the test suite uses
+# .venv/bin directly and leaves the host's PATH alone.
+if [ $want_test = 0 ]; then
+  for tool in berth berthd berth-shim berth-runc; do
+    if [ -x ".venv/bin/$tool" ]; then ln -sf "$PWD/.venv/bin/$tool" "/usr/local/bin/$tool"; fi
+  done
+fi
