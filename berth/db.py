@@ -12,7 +12,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-# (version, SQL). Append only. Each owner appends the tables its package needs.
+# (version, SQL). Append only; each package's tables use their own range of
+# versions so that packages can add migrations independently:
+#   1-99 core, 100-199 images/storage, 200-299 containers/daemon,
+#   300-399 networks, 400-499 volumes, 500-599 build, 600-699 distribution.
 MIGRATIONS: list[tuple[int, str]] = [
     (1, "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"),
 ]
@@ -31,8 +34,9 @@ def open_db(path: Path | str) -> sqlite3.Connection:
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
-    pending = [(v, sql) for v, sql in MIGRATIONS if v > current]
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
+    applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    pending = sorted((v, sql) for v, sql in MIGRATIONS if v not in applied)
     if not pending:
         return
     conn.execute("BEGIN IMMEDIATE")
@@ -40,7 +44,7 @@ def migrate(conn: sqlite3.Connection) -> None:
         for version, sql in pending:
             for statement in _statements(sql):
                 conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={int(version)}")
+            conn.execute("INSERT INTO schema_migrations (version) VALUES (?)", (version,))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
