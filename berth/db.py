@@ -18,6 +18,26 @@ from pathlib import Path
 #   300-399 networks, 400-499 volumes, 500-599 build, 600-699 distribution.
 MIGRATIONS: list[tuple[int, str]] = [
     (1, "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"),
+    # 300-399 networks (berth/network/store.py)
+    (
+        300,
+        "CREATE TABLE networks (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+        " driver TEXT NOT NULL, created TEXT NOT NULL, config TEXT NOT NULL);"
+        "CREATE TABLE network_endpoints (network_id TEXT NOT NULL REFERENCES networks(id),"
+        " container_id TEXT NOT NULL, config TEXT NOT NULL, ip TEXT,"
+        " PRIMARY KEY (network_id, container_id));"
+        "CREATE UNIQUE INDEX network_endpoints_ip ON network_endpoints(network_id, ip);"
+        "CREATE TABLE network_ipam (network_id TEXT PRIMARY KEY REFERENCES networks(id), last_ip TEXT);"
+        "CREATE TABLE network_sandboxes (container_id TEXT PRIMARY KEY, config TEXT NOT NULL)",
+    ),
+    # 400-499 volumes (berth/volumes/store.py)
+    (
+        400,
+        "CREATE TABLE volumes (name TEXT PRIMARY KEY, driver TEXT NOT NULL,"
+        " created TEXT NOT NULL, config TEXT NOT NULL);"
+        "CREATE TABLE volume_refs (volume TEXT NOT NULL REFERENCES volumes(name),"
+        " container_id TEXT NOT NULL, PRIMARY KEY (volume, container_id))",
+    ),
 ]
 
 
