@@ -64,3 +64,13 @@ def mount(
 
 def umount(target: str, flags: int = 0) -> None:
     check(libc.umount2(_b(target), flags), f"umount {target}")
+
+
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    import os
+
+    number = _SYS_PIVOT_ROOT[os.uname().machine]
+    check(libc.syscall(number, _b(new_root), _b(put_old)), f"pivot_root {new_root}")

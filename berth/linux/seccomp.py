@@ -1,0 +1,128 @@
+"""Seccomp filters through libseccomp.so.2: build a filter context, add rules, load it.
+
+Loaded lazily: only a container with a seccomp section pays for opening the library.
+libseccomp returns negative errno values instead of setting errno; `_check` turns
+them into OSError with the operation named.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+# Actions (seccomp.h); ERRNO and TRACE carry a 16-bit value.
+ACT_KILL_PROCESS = 0x80000000
+ACT_KILL_THREAD = 0x00000000
+ACT_TRAP = 0x00030000
+ACT_ERRNO = 0x00050000
+ACT_NOTIFY = 0x7FC00000
+ACT_TRACE = 0x7FF00000
+ACT_LOG = 0x7FFC0000
+ACT_ALLOW = 0x7FFF0000
+
+# Argument comparison operators (enum scmp_compare).
+CMP_NE = 1
+CMP_LT = 2
+CMP_LE = 3
+CMP_EQ = 4
+CMP_GE = 5
+CMP_GT = 6
+CMP_MASKED_EQ = 7
+
+# Filter attributes (enum scmp_filter_attr).
+FLTATR_CTL_NNP = 3
+FLTATR_CTL_TSYNC = 4
+FLTATR_CTL_LOG = 6
+
+NR_SCMP_ERROR = -1
+
+
+class ArgCmp(ctypes.Structure):
+    _fields_ = [
+        ("arg", ctypes.c_uint),
+        ("op", ctypes.c_int),
+        ("datum_a", ctypes.c_uint64),
+        ("datum_b", ctypes.c_uint64),
+    ]
+
+
+_lib: ctypes.CDLL | None = None
+
+
+def _library() -> ctypes.CDLL:
+    global _lib
+    if _lib is None:
+        try:
+            lib = ctypes.CDLL("libseccomp.so.2")
+        except OSError as e:
+            raise OSError(2, f"load libseccomp.so.2: {e}") from e
+        lib.seccomp_init.restype = ctypes.c_void_p
+        lib.seccomp_init.argtypes = [ctypes.c_uint32]
+        lib.seccomp_release.argtypes = [ctypes.c_void_p]
+        lib.seccomp_load.argtypes = [ctypes.c_void_p]
+        lib.seccomp_arch_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+        lib.seccomp_arch_resolve_name.argtypes = [ctypes.c_char_p]
+        lib.seccomp_arch_resolve_name.restype = ctypes.c_uint32
+        lib.seccomp_arch_native.restype = ctypes.c_uint32
+        lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+        lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
+        lib.seccomp_rule_add_array.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_uint32,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.POINTER(ArgCmp),
+        ]
+        _lib = lib
+    return _lib
+
+
+def _check(result: int, what: str) -> int:
+    if result < 0:
+        raise OSError(-result, f"{what}: {os.strerror(-result)}")
+    return result
+
+
+def resolve_arch(name: str) -> int:
+    """libseccomp's token for an architecture name such as "x86_64"; 0 when unknown."""
+    return _library().seccomp_arch_resolve_name(name.encode())
+
+
+def resolve_syscall(name: str) -> int:
+    """The syscall number for the filter's architectures, or NR_SCMP_ERROR if unknown."""
+    return _library().seccomp_syscall_resolve_name(name.encode())
+
+
+class Filter:
+    """One libseccomp filter context; `load()` installs it in the calling thread."""
+
+    def __init__(self, default_action: int) -> None:
+        self._lib = _library()
+        self._ctx = self._lib.seccomp_init(default_action)
+        if not self._ctx:
+            raise OSError(22, f"seccomp_init({default_action:#x}): invalid default action")
+
+    def set_attribute(self, attribute: int, value: int) -> None:
+        _check(self._lib.seccomp_attr_set(self._ctx, attribute, value), "seccomp_attr_set")
+
+    def add_arch(self, token: int, name: str) -> None:
+        result = self._lib.seccomp_arch_add(self._ctx, token)
+        if result != -17:  # EEXIST: the native architecture is always present
+            _check(result, f"seccomp_arch_add {name}")
+
+    def add_rule(
+        self, action: int, syscall: int, args: list[tuple[int, int, int, int]], what: str
+    ) -> None:
+        array = (ArgCmp * max(len(args), 1))(*[ArgCmp(*a) for a in args])
+        _check(
+            self._lib.seccomp_rule_add_array(self._ctx, action, syscall, len(args), array),
+            f"seccomp rule for {what}",
+        )
+
+    def load(self) -> None:
+        _check(self._lib.seccomp_load(self._ctx), "seccomp_load")
+
+    def release(self) -> None:
+        if self._ctx:
+            self._lib.seccomp_release(self._ctx)
+            self._ctx = None
