@@ -1,0 +1,93 @@
+"""The `bridge` driver: a Linux bridge per network, a veth pair per endpoint.
+
+The host side lives in `host_netns` (None: the real host). NAT and filter
+rules for the network go into berth's own chains when `iptables` is given.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from berth.network import nat, netlink
+from berth.network.driver import Endpoint, NetworkRecord
+from berth.network.plan import plan_bridge, plan_veth
+
+log = logging.getLogger(__name__)
+
+
+class BridgeDriver:
+    name = "bridge"
+
+    def __init__(
+        self,
+        *,
+        host_netns: str | None = None,
+        iptables: nat.Iptables | None = None,
+        chains: nat.Chains | None = None,
+    ) -> None:
+        self.host_netns = host_netns
+        self.iptables = iptables
+        self.chains = chains or nat.Chains()
+
+    def _rules(self, net: NetworkRecord) -> list[nat.Rule]:
+        assert net.bridge and net.subnet
+        return nat.network_rules(
+            self.chains, net.bridge, net.subnet, internal=net.internal, masquerade=net.masquerade
+        )
+
+    def create_network(self, net: NetworkRecord) -> None:
+        netlink.ensure_bridge(plan_bridge(net), self.host_netns)
+        if self.iptables is not None:
+            self.iptables.add(self._rules(net))
+        log.info("network %s: bridge %s up on %s", net.name, net.bridge, net.subnet)
+
+    def delete_network(self, net: NetworkRecord) -> None:
+        if self.iptables is not None:
+            self.iptables.delete(self._rules(net))
+        if net.bridge:
+            netlink.delete_link(net.bridge, self.host_netns)
+
+    def join(
+        self, net: NetworkRecord, ep: Endpoint, netns_path: str, *, default_route: bool = True
+    ) -> None:
+        self.create_network(net)  # idempotent: a restart or a lazily built default bridge
+        netlink.add_veth(
+            plan_veth(net, ep, default_route=default_route), netns_path, self.host_netns
+        )
+
+    def leave(self, net: NetworkRecord, ep: Endpoint, netns_path: str | None) -> None:
+        if ep.host_ifname:
+            netlink.delete_link(ep.host_ifname, self.host_netns)
+
+    def publish(self, net: NetworkRecord, mappings: list[nat.PortMapping]) -> None:
+        if self.iptables is None or not net.bridge:
+            return
+        for m in mappings:
+            self.iptables.add(nat.port_rules(self.chains, net.bridge, m))
+
+    def unpublish(self, net: NetworkRecord, mappings: list[nat.PortMapping]) -> None:
+        if self.iptables is None or not net.bridge:
+            return
+        for m in mappings:
+            self.iptables.delete(nat.port_rules(self.chains, net.bridge, m))
+
+
+class NullDriver:
+    """`host` and `null`: networks with nothing to build (the mode decides the sandbox)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def create_network(self, net: NetworkRecord) -> None:
+        return None
+
+    def delete_network(self, net: NetworkRecord) -> None:
+        return None
+
+    def join(
+        self, net: NetworkRecord, ep: Endpoint, netns_path: str, *, default_route: bool = True
+    ) -> None:
+        return None
+
+    def leave(self, net: NetworkRecord, ep: Endpoint, netns_path: str | None) -> None:
+        return None

@@ -1,0 +1,643 @@
+"""NetworkManager: networks, endpoints and container sandboxes, with their state.
+
+This is the library the daemon's network service wraps. It owns the decisions
+(validation, IPAM, which driver, which rules) and persists them through
+`NetworkStore`; drivers and `netlink`/`nat`/`ports` do the kernel work.
+
+Container lifecycle as the daemon drives it:
+  create  -> `register_container(...)`   endpoints recorded, no address yet
+  start   -> `setup(SandboxRequest)`     netns, addresses, veths, DNS, ports;
+                                          returns `SandboxInfo` (netns path, files)
+  exit    -> `teardown(container_id)`    everything above removed, addresses freed
+  remove  -> `unregister_container(id)`  endpoints forgotten
+A failure inside `setup` undoes what it did before raising: nothing half-created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import ipaddress
+import logging
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from berth.errors import Conflict, Forbidden, InvalidArgument, NotFound
+from berth.network import hosts, ipam, nat, netlink, ports
+from berth.network.bridge import BridgeDriver, NullDriver
+from berth.network.dns import DnsTable, EmbeddedDns
+from berth.network.driver import Endpoint, NetworkRecord
+from berth.network.plan import bridge_name_for, check_ifname, host_veth_name
+from berth.network.store import EndpointRow, NetworkStore, SandboxRow
+
+log = logging.getLogger(__name__)
+
+PREDEFINED = ("bridge", "host", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerConfig:
+    """Typed settings from the daemon's entry point (daemon.json / flags)."""
+
+    exec_root: Path
+    host_netns: str | None = None  # None: the real host; tests pass a namespace
+    default_bridge: str | None = "berth0"  # None: no default `bridge` network
+    default_subnet: str | None = None  # like dockerd --bip's network
+    iptables: bool = True
+    chain_prefix: str = "BERTH"
+    userland_proxy: bool = True
+    dns: bool = True
+    resolv_conf: Path = Path("/etc/resolv.conf")
+    pools: tuple[tuple[str, int], ...] = ipam.DEFAULT_POOLS
+    dns_port: int = 53
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointRequest:
+    network: str
+    aliases: tuple[str, ...] = ()
+    ipv4_address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxRequest:
+    """What `setup` needs to know about a container about to start."""
+
+    container_id: str
+    name: str
+    hostname: str
+    network_mode: str = "bridge"
+    domainname: str = ""
+    port_bindings: dict[str, list[dict[str, str]] | None] = field(default_factory=dict)
+    exposed_ports: dict[str, object] = field(default_factory=dict)
+    publish_all: bool = False
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_options: tuple[str, ...] = ()
+    extra_hosts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxInfo:
+    """What the daemon puts into the OCI spec and the container's files."""
+
+    netns_path: str | None  # None: share the host's network namespace
+    hosts: str
+    resolv_conf: str
+    ports: dict[str, list[dict[str, str]] | None]
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _new_id() -> str:
+    return secrets.token_hex(32)
+
+
+class NetworkManager:
+    def __init__(self, conn, cfg: ManagerConfig) -> None:
+        self.cfg = cfg
+        self.store = NetworkStore(conn)
+        self._lock = threading.RLock()
+        self.iptables = nat.Iptables(self._host_ns_path()) if cfg.iptables else None
+        self.chains = nat.Chains(cfg.chain_prefix)
+        self.drivers = {
+            "bridge": BridgeDriver(
+                host_netns=cfg.host_netns, iptables=self.iptables, chains=self.chains
+            ),
+            "host": NullDriver("host"),
+            "null": NullDriver("null"),
+        }
+        self.dns_table = DnsTable()
+        self.dns: EmbeddedDns | None = None
+        if self.iptables is not None:
+            self.iptables.setup(self.chains)
+        self._ensure_predefined()
+
+    def _host_ns_path(self) -> str | None:
+        h = self.cfg.host_netns
+        if h is None:
+            return None
+        return h if "/" in h else f"/run/netns/{h}"
+
+    @property
+    def netns_dir(self) -> Path:
+        return self.cfg.exec_root / "netns"
+
+    # -- networks -------------------------------------------------------------
+
+    def _taken(self, exclude: str | None = None) -> list[ipaddress.IPv4Network]:
+        taken = [
+            ipaddress.IPv4Network(n.subnet)
+            for n in self.store.networks()
+            if n.subnet and n.id != exclude
+        ]
+        ours = {n.bridge for n in self.store.networks() if n.bridge}
+        taken += [r for r in netlink.host_routes(self.cfg.host_netns) if not self._is_ours(r, ours)]
+        return taken
+
+    def _is_ours(self, route: ipaddress.IPv4Network, bridges: set[str | None]) -> bool:
+        return any(
+            n.subnet and ipaddress.IPv4Network(n.subnet) == route for n in self.store.networks()
+        )
+
+    def _ensure_predefined(self) -> None:
+        with self._lock:
+            names = {n.name for n in self.store.networks()}
+            if "host" not in names:
+                self.store.add_network(
+                    NetworkRecord(_new_id(), "host", "host", created=_now(), predefined=True)
+                )
+            if "none" not in names:
+                self.store.add_network(
+                    NetworkRecord(_new_id(), "none", "null", created=_now(), predefined=True)
+                )
+            if "bridge" not in names and self.cfg.default_bridge:
+                cfg = ipam.configure(
+                    self.cfg.default_subnet, None, None, taken=self._taken(), pools=self.cfg.pools
+                )
+                self.store.add_network(
+                    NetworkRecord(
+                        _new_id(),
+                        "bridge",
+                        "bridge",
+                        subnet=str(cfg.subnet),
+                        gateway=str(cfg.gateway),
+                        ip_range=str(cfg.ip_range),
+                        bridge=check_ifname(self.cfg.default_bridge),
+                        options={
+                            "com.docker.network.bridge.default_bridge": "true",
+                            "com.docker.network.bridge.name": self.cfg.default_bridge,
+                        },
+                        created=_now(),
+                        predefined=True,
+                    )
+                )
+
+    def create_network(
+        self,
+        name: str,
+        *,
+        driver: str = "bridge",
+        subnet: str | None = None,
+        gateway: str | None = None,
+        ip_range: str | None = None,
+        internal: bool = False,
+        attachable: bool = False,
+        labels: dict[str, str] | None = None,
+        options: dict[str, str] | None = None,
+    ) -> NetworkRecord:
+        """Validate, choose addresses, build the bridge, then record: all or nothing."""
+        if not name or "/" in name or name.strip() != name:
+            raise InvalidArgument(f"invalid network name {name!r}")
+        if name in PREDEFINED:
+            raise Forbidden(f"{name} is a pre-defined network and cannot be created")
+        if driver != "bridge":
+            if driver in ("host", "null"):
+                raise Forbidden(f'only one instance of "{driver}" network is allowed')
+            raise NotFound(f'plugin "{driver}" not found')
+        options = dict(options or {})
+        with self._lock:
+            if any(n.name == name for n in self.store.networks()):
+                raise Conflict(f"network with name {name} already exists")
+            cfg = ipam.configure(
+                subnet, gateway, ip_range, taken=self._taken(), pools=self.cfg.pools
+            )
+            net_id = _new_id()
+            bridge = options.get("com.docker.network.bridge.name") or bridge_name_for(net_id)
+            check_ifname(bridge)
+            if any(n.bridge == bridge for n in self.store.networks()):
+                raise Conflict(f"bridge name {bridge} is used by another network")
+            if netlink.link_exists(bridge, self.cfg.host_netns):
+                raise Conflict(f"interface {bridge} already exists on the host")
+            net = NetworkRecord(
+                id=net_id,
+                name=name,
+                driver=driver,
+                subnet=str(cfg.subnet),
+                gateway=str(cfg.gateway),
+                ip_range=str(cfg.ip_range),
+                internal=internal,
+                attachable=attachable,
+                labels=dict(labels or {}),
+                options=options,
+                bridge=bridge,
+                created=_now(),
+                masquerade=options.get("com.docker.network.bridge.enable_ip_masquerade", "true")
+                != "false",
+            )
+            drv = self.drivers[driver]
+            drv.create_network(net)
+            try:
+                self.store.add_network(net)
+            except BaseException:
+                drv.delete_network(net)
+                raise
+            return net
+
+    def get(self, ref: str) -> NetworkRecord:
+        return self.store.find(ref)
+
+    def list(self) -> list[NetworkRecord]:
+        return self.store.networks()
+
+    def remove(self, ref: str) -> None:
+        with self._lock:
+            net = self.store.find(ref)
+            if net.predefined:
+                raise Forbidden(f"{net.name} is a pre-defined network and cannot be removed")
+            if self.store.endpoints(network_id=net.id):
+                raise Forbidden(
+                    f"error while removing network: network {net.name} id {net.id} has active endpoints"
+                )
+            self.drivers[net.driver].delete_network(net)
+            self.store.delete_network(net.id)
+
+    def prune(self, keep=lambda net: False) -> list[str]:
+        """Remove every unused user-defined network not kept by `keep`."""
+        removed = []
+        for net in self.store.networks():
+            if net.predefined or keep(net) or self.store.endpoints(network_id=net.id):
+                continue
+            with contextlib.suppress(Forbidden, NotFound):
+                self.remove(net.id)
+                removed.append(net.name)
+        return removed
+
+    def endpoints(self, ref: str) -> list[EndpointRow]:
+        return self.store.endpoints(network_id=self.store.find(ref).id)
+
+    # -- endpoints ------------------------------------------------------------
+
+    def register_container(
+        self, container_id: str, name: str, network_mode: str, endpoints: list[EndpointRequest] = ()
+    ) -> None:
+        """At create: check and record the container's networks (no address yet)."""
+        mode = "bridge" if network_mode in ("", "default") else network_mode
+        requests = list(endpoints)
+        if mode in ("host", "none") or mode.startswith("container:"):
+            if requests:
+                raise InvalidArgument(
+                    f"container sharing {mode} network cannot be connected to networks"
+                )
+            return
+        if not any(self.store.find(r.network).id == self.store.find(mode).id for r in requests):
+            requests.insert(0, EndpointRequest(mode))
+        with self._lock:
+            for r in requests:
+                self.connect(r.network, container_id, name, aliases=r.aliases, ip=r.ipv4_address)
+
+    def unregister_container(self, container_id: str) -> None:
+        with self._lock:
+            self.teardown(container_id)
+            for ep in self.store.endpoints(container_id=container_id):
+                self.store.delete_endpoint(ep.network_id, container_id)
+
+    def connect(
+        self,
+        ref: str,
+        container_id: str,
+        name: str,
+        *,
+        aliases: tuple[str, ...] = (),
+        ip: str | None = None,
+    ) -> EndpointRow:
+        """Record an endpoint; join the running sandbox now if there is one."""
+        with self._lock:
+            net = self.store.find(ref)
+            if net.driver in ("host", "null"):
+                raise Forbidden(
+                    f"container cannot be disconnected/connected to network {net.name} ({net.driver})"
+                )
+            existing = {e.network_id for e in self.store.endpoints(container_id=container_id)}
+            if net.id in existing:
+                raise Forbidden(f"endpoint with name {name} already exists in network {net.name}")
+            if ip is not None:
+                if net.name == "bridge":
+                    raise InvalidArgument(
+                        "user specified IP address is supported on user defined networks only"
+                    )
+                cfg = self._ipam(net)
+                ipam.check_requested(
+                    cfg,
+                    ipam.parse_address(ip),
+                    {ipaddress.IPv4Address(a) for a in self.store.used_ips(net.id)},
+                )
+            if aliases and net.name == "bridge":
+                raise InvalidArgument(
+                    "network-scoped aliases are supported only for user defined networks"
+                )
+            ifname = f"eth{len(existing)}"
+            row = EndpointRow(
+                network_id=net.id,
+                container_id=container_id,
+                container_name=name.lstrip("/"),
+                aliases=tuple(aliases),
+                requested_ip=ip,
+                ifname=ifname,
+                host_ifname=host_veth_name(net.id, container_id),
+                endpoint_id=hashlib.sha256(
+                    f"{net.id}/{container_id}/{_now()}".encode()
+                ).hexdigest(),
+            )
+            self.store.put_endpoint(row)
+            sb = self.store.sandbox(container_id)
+            if sb is not None and sb.mode == "netns" and sb.netns_path:
+                try:
+                    self._join(net, row, sb.netns_path, default_route=not existing)
+                except BaseException:
+                    self.store.delete_endpoint(net.id, container_id)
+                    raise
+                if self.dns is not None and net.name != "bridge" and not sb.dns:
+                    self._attach_dns(container_id, sb)
+            return row
+
+    def disconnect(self, ref: str, container_id: str, *, force: bool = False) -> None:
+        with self._lock:
+            net = self.store.find(ref)
+            eps = [
+                e for e in self.store.endpoints(network_id=net.id) if e.container_id == container_id
+            ]
+            if not eps:
+                if force:
+                    return
+                raise NotFound(
+                    f"container {container_id[:12]} is not connected to network {net.name}"
+                )
+            self._leave(net, eps[0])
+            self.store.delete_endpoint(net.id, container_id)
+
+    def _ipam(self, net: NetworkRecord) -> ipam.IpamConfig:
+        return ipam.configure(net.subnet, net.gateway, net.ip_range, taken=[])
+
+    def _allocate(self, net: NetworkRecord, ep: EndpointRow) -> EndpointRow:
+        """Give `ep` an address inside one transaction; the index forbids duplicates."""
+        cfg = self._ipam(net)
+        with self.store.transaction():
+            used = {ipaddress.IPv4Address(a) for a in self.store.used_ips(net.id)}
+            if ep.requested_ip:
+                addr = ipam.check_requested(cfg, ipam.parse_address(ep.requested_ip), used)
+            else:
+                last = self.store.last_ip(net.id)
+                addr = ipam.next_address(cfg, used, ipaddress.IPv4Address(last) if last else None)
+                self.store.set_last_ip(net.id, str(addr))
+            ep = replace(ep, ip=str(addr), mac=ipam.mac_for(addr))
+            self.store.put_endpoint(ep)
+        return ep
+
+    def _join(
+        self, net: NetworkRecord, row: EndpointRow, netns_path: str, *, default_route: bool
+    ) -> EndpointRow:
+        row = self._allocate(net, row)
+        ep = self._endpoint(net, row)
+        try:
+            self.drivers[net.driver].join(net, ep, netns_path, default_route=default_route)
+        except BaseException:
+            self.store.put_endpoint(replace(row, ip=None, mac=None))
+            raise
+        names = [row.container_name, *row.aliases, row.container_id[:12]]
+        self.dns_table.add(net.id, net.name, row.container_id, names, row.ip)
+        return row
+
+    def _leave(self, net: NetworkRecord, row: EndpointRow) -> None:
+        self.dns_table.remove(net.id, row.container_id)
+        if row.ip:
+            sb = self.store.sandbox(row.container_id)
+            self.drivers[net.driver].leave(
+                net, self._endpoint(net, row), sb.netns_path if sb else None
+            )
+            self.store.put_endpoint(replace(row, ip=None, mac=None))
+
+    def _endpoint(self, net: NetworkRecord, row: EndpointRow) -> Endpoint:
+        prefix = ipaddress.IPv4Network(net.subnet).prefixlen if net.subnet else None
+        return Endpoint(
+            network_id=net.id,
+            container_id=row.container_id,
+            container_name=row.container_name,
+            ip=row.ip,
+            prefixlen=prefix,
+            gateway=net.gateway,
+            mac=row.mac,
+            ifname=row.ifname,
+            host_ifname=row.host_ifname,
+            aliases=row.aliases,
+            id=row.endpoint_id,
+        )
+
+    # -- sandboxes ------------------------------------------------------------
+
+    def sandbox_path(self, container_id: str) -> str | None:
+        sb = self.store.sandbox(container_id)
+        return sb.netns_path if sb else None
+
+    def setup(self, req: SandboxRequest) -> SandboxInfo:
+        """Build the container's network before it starts; undo everything on failure."""
+        with self._lock:
+            self.teardown(req.container_id)
+            mode = "bridge" if req.network_mode in ("", "default") else req.network_mode
+            host_rc = self._host_resolv()
+            if mode == "host":
+                self.store.put_sandbox(SandboxRow(req.container_id, "host"))
+                return SandboxInfo(None, _read(Path("/etc/hosts")), _read(self.cfg.resolv_conf), {})
+            if mode.startswith("container:"):
+                other = mode.split(":", 1)[1]
+                path = self.sandbox_path(other)
+                if path is None and (osb := self.store.sandbox(other)) and osb.mode == "host":
+                    self.store.put_sandbox(SandboxRow(req.container_id, "container"))
+                    return SandboxInfo(
+                        None, _read(Path("/etc/hosts")), _read(self.cfg.resolv_conf), {}
+                    )
+                if path is None:
+                    raise Conflict(f"cannot join network of a non running container: {other[:12]}")
+                self.store.put_sandbox(SandboxRow(req.container_id, "container", netns_path=path))
+                return SandboxInfo(
+                    path,
+                    hosts.hosts_file(
+                        req.hostname, [], domainname=req.domainname, extra_hosts=req.extra_hosts
+                    ),
+                    hosts.resolv_conf(host_rc, embedded=False, dns=req.dns),
+                    {},
+                )
+            path = str(self.netns_dir / req.container_id)
+            netlink.create_sandbox(path)
+            sb = SandboxRow(req.container_id, "netns", netns_path=path)
+            self.store.put_sandbox(sb)
+            try:
+                return self._setup_endpoints(req, mode, sb, host_rc)
+            except BaseException:
+                self.teardown(req.container_id)
+                raise
+
+    def _setup_endpoints(
+        self, req: SandboxRequest, mode: str, sb: SandboxRow, host_rc
+    ) -> SandboxInfo:
+        rows = self.store.endpoints(container_id=req.container_id)
+        if mode != "none" and not rows:
+            raise NotFound(
+                f"container {req.container_id[:12]} has no endpoint on network {mode}: register it first"
+            )
+        addresses, user_defined, gateway = [], False, None
+        nets = []
+        for i, row in enumerate(rows):
+            net = self.store.find(row.network_id)
+            row = self._join(net, row, sb.netns_path, default_route=i == 0)
+            addresses.append(row.ip)
+            nets.append((net, row))
+            gateway = gateway or net.gateway
+            user_defined = user_defined or net.name != "bridge"
+        requests = ports.requested_mappings(req.port_bindings, req.exposed_ports, req.publish_all)
+        if requests and not nets:
+            raise InvalidArgument("published ports need a bridge network (not none)")
+        applied: list[nat.PortMapping] = []
+        proxy_pid = 0
+        if requests:
+            net0, row0 = nets[0]
+            mappings = [
+                {"proto": r.proto, "host_ip": r.host_ip, "host_port": r.host_port,
+                 "container_ip": row0.ip, "container_port": r.container_port}
+                for r in requests
+            ]  # fmt: skip
+            proxy = ports.start_proxy(mappings, self._host_ns_path())
+            proxy_pid = proxy.pid
+            sb = replace(sb, proxy_pid=proxy_pid)
+            self.store.put_sandbox(sb)
+            applied = [
+                nat.PortMapping(r.proto, r.host_ip, hp, row0.ip, r.container_port)
+                for r, hp in zip(requests, proxy.host_ports, strict=True)
+            ]
+            sb = replace(sb, ports=[_mapping_dict(m) for m in applied])
+            self.store.put_sandbox(sb)
+            driver = self.drivers[net0.driver]
+            if isinstance(driver, BridgeDriver):
+                driver.publish(net0, applied)
+        upstreams = hosts.upstreams(host_rc, req.dns)
+        sb = replace(sb, upstreams=[list(u) for u in upstreams])
+        self.store.put_sandbox(sb)
+        if user_defined and self.cfg.dns:
+            self._attach_dns(req.container_id, sb)
+        return SandboxInfo(
+            sb.netns_path,
+            hosts.hosts_file(
+                req.hostname,
+                addresses[:1],
+                domainname=req.domainname,
+                extra_hosts=req.extra_hosts,
+                host_gateway=gateway,
+            ),
+            hosts.resolv_conf(
+                host_rc,
+                embedded=user_defined and self.cfg.dns,
+                dns=req.dns,
+                dns_search=req.dns_search,
+                dns_options=req.dns_options,
+            ),
+            ports_view(applied, requests),
+        )
+
+    def _attach_dns(self, container_id: str, sb: SandboxRow) -> None:
+        if self.dns is None:
+            self.dns = EmbeddedDns(self.dns_table, port=self.cfg.dns_port)
+        ups = [tuple(u) for u in sb.upstreams] or hosts.upstreams(self._host_resolv())
+        self.dns.attach(container_id, sb.netns_path, ups)
+        self.store.put_sandbox(replace(sb, dns=True))
+
+    def teardown(self, container_id: str) -> None:
+        """Remove the sandbox, veths, rules, proxy and DNS of a container (idempotent)."""
+        with self._lock:
+            sb = self.store.sandbox(container_id)
+            if self.dns is not None:
+                self.dns.detach(container_id)
+            for row in self.store.endpoints(container_id=container_id):
+                net = self.store.find(row.network_id)
+                if sb is not None and sb.ports and net.driver == "bridge":
+                    driver = self.drivers["bridge"]
+                    assert isinstance(driver, BridgeDriver)
+                    driver.unpublish(net, [nat.PortMapping(**m) for m in sb.ports])
+                    sb = replace(sb, ports=[])
+                self._leave(net, row)
+            if sb is None:
+                return
+            if sb.proxy_pid:
+                ports.stop_proxy(sb.proxy_pid)
+            if sb.mode == "netns" and sb.netns_path:
+                netlink.remove_sandbox(sb.netns_path)
+            self.store.delete_sandbox(container_id)
+
+    def restore(self, running: set[str]) -> None:
+        """After a daemon restart: rebuild bridges and DNS for running containers, drop the rest."""
+        with self._lock:
+            for sb in self.store.sandboxes():
+                if sb.container_id not in running:
+                    self.teardown(sb.container_id)
+            for net in self.store.networks():
+                if net.driver == "bridge" and (
+                    net.name != "bridge" or self.store.endpoints(network_id=net.id)
+                ):
+                    self.drivers["bridge"].create_network(net)
+            for sb in self.store.sandboxes():
+                for row in self.store.endpoints(container_id=sb.container_id):
+                    net = self.store.find(row.network_id)
+                    if row.ip:
+                        names = [row.container_name, *row.aliases, row.container_id[:12]]
+                        self.dns_table.add(net.id, net.name, row.container_id, names, row.ip)
+                if sb.dns and sb.netns_path and os.path.exists(sb.netns_path):
+                    self._attach_dns(sb.container_id, sb)
+
+    def close(self) -> None:
+        if self.dns is not None:
+            self.dns.close()
+            self.dns = None
+
+    def shutdown_host_state(self) -> None:
+        """Remove every bridge and berth's chains (tests, `berthd --cleanup`); keeps records."""
+        with self._lock:
+            for sb in self.store.sandboxes():
+                self.teardown(sb.container_id)
+            for net in self.store.networks():
+                self.drivers[net.driver].delete_network(net)
+            if self.iptables is not None:
+                self.iptables.teardown(self.chains)
+            self.close()
+
+    def _host_resolv(self) -> hosts.ResolvConf:
+        return hosts.parse_resolv_conf(_read(self.cfg.resolv_conf))
+
+    # -- views (Docker's JSON shapes) ----------------------------------------
+
+    def ports_of(self, container_id: str) -> dict[str, list[dict[str, str]] | None]:
+        sb = self.store.sandbox(container_id)
+        if sb is None:
+            return {}
+        return ports_view([nat.PortMapping(**m) for m in sb.ports], [])
+
+
+def _mapping_dict(m: nat.PortMapping) -> dict:
+    return {
+        "proto": m.proto,
+        "host_ip": m.host_ip,
+        "host_port": m.host_port,
+        "container_ip": m.container_ip,
+        "container_port": m.container_port,
+    }
+
+
+def ports_view(applied: list[nat.PortMapping], requests: list[ports.PortRequest]) -> dict:
+    """NetworkSettings.Ports: {'80/tcp': [{'HostIp': '0.0.0.0', 'HostPort': '32768'}]}."""
+    out: dict[str, list[dict[str, str]] | None] = {}
+    for m in applied:
+        out.setdefault(f"{m.container_port}/{m.proto}", []).append(
+            {"HostIp": m.host_ip or "0.0.0.0", "HostPort": str(m.host_port)}
+        )
+    return out
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""

@@ -1,0 +1,175 @@
+"""Applying bridge and veth plans through netlink (pyroute2), and sandboxes.
+
+`host_netns` is None for the real host (berthd) or the path/name of a namespace
+that plays the host in tests. A sandbox is a network namespace bind-mounted on a
+file (pyroute2's netns.create), with `lo` up, which the OCI runtime joins by path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import ipaddress
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from berth.errors import Conflict, InternalError
+from berth.network.plan import BridgePlan, VethPlan
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def netlink(netns: str | None = None) -> Iterator:
+    """An IPRoute on the host, or a NetNS handle on the namespace `netns`."""
+    from pyroute2 import IPRoute, NetNS
+
+    ipr = IPRoute() if netns is None else NetNS(netns)
+    try:
+        yield ipr
+    finally:
+        ipr.close()
+
+
+def host_routes(netns: str | None = None) -> list[ipaddress.IPv4Network]:
+    """Every IPv4 destination the host routes somewhere (default route excluded)."""
+    out = []
+    with netlink(netns) as ipr:
+        for r in ipr.get_routes(family=2, table=254):
+            dst = r.get_attr("RTA_DST")
+            if dst is None:
+                continue
+            out.append(ipaddress.IPv4Network(f"{dst}/{r['dst_len']}", strict=False))
+        for a in ipr.get_addr(family=2):
+            addr = a.get_attr("IFA_ADDRESS")
+            if addr and not addr.startswith("127."):
+                out.append(ipaddress.IPv4Network(f"{addr}/{a['prefixlen']}", strict=False))
+    return out
+
+
+def _index(ipr, name: str) -> int | None:
+    found = ipr.link_lookup(ifname=name)
+    return found[0] if found else None
+
+
+def ensure_bridge(plan: BridgePlan, netns: str | None = None) -> None:
+    """Create the bridge with its gateway address and bring it up (idempotent)."""
+    from pyroute2 import NetlinkError
+
+    with netlink(netns) as ipr:
+        idx = _index(ipr, plan.name)
+        if idx is None:
+            try:
+                ipr.link("add", ifname=plan.name, kind="bridge", mtu=plan.mtu)
+            except NetlinkError as e:
+                raise InternalError(f"cannot create bridge {plan.name}: {e}") from e
+            idx = _index(ipr, plan.name)
+        else:
+            link = ipr.get_links(idx)[0]
+            info = link.get_attr("IFLA_LINKINFO")
+            kind = info.get_attr("IFLA_INFO_KIND") if info else None
+            if kind != "bridge":
+                raise Conflict(f"interface {plan.name} exists and is not a bridge")
+        addr, prefix = plan.address.split("/")
+        have = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=idx, family=2)}
+        if addr not in have:
+            try:
+                ipr.addr("add", index=idx, address=addr, prefixlen=int(prefix))
+            except NetlinkError as e:
+                if e.code != errno.EEXIST:
+                    raise InternalError(f"cannot address bridge {plan.name}: {e}") from e
+        ipr.link("set", index=idx, state="up")
+
+
+def delete_link(name: str, netns: str | None = None) -> bool:
+    """Delete an interface if it exists; True when one was removed."""
+    from pyroute2 import NetlinkError
+
+    with netlink(netns) as ipr:
+        idx = _index(ipr, name)
+        if idx is None:
+            return False
+        try:
+            ipr.link("del", index=idx)
+        except NetlinkError as e:
+            if e.code == errno.ENODEV:
+                return False
+            raise InternalError(f"cannot delete interface {name}: {e}") from e
+        return True
+
+
+def link_exists(name: str, netns: str | None = None) -> bool:
+    with netlink(netns) as ipr:
+        return _index(ipr, name) is not None
+
+
+def add_veth(plan: VethPlan, sandbox: str, netns: str | None = None) -> None:
+    """Create the veth pair with its inner end directly in `sandbox`, then address it."""
+    from pyroute2 import NetlinkError
+
+    with netlink(netns) as ipr:
+        br = _index(ipr, plan.bridge)
+        if br is None:
+            raise InternalError(f"bridge {plan.bridge} is missing")
+        if _index(ipr, plan.host_ifname) is not None:
+            ipr.link("del", index=_index(ipr, plan.host_ifname))
+        fd = os.open(sandbox, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            ipr.link(
+                "add",
+                ifname=plan.host_ifname,
+                kind="veth",
+                mtu=plan.mtu,
+                peer={
+                    "ifname": plan.ctr_ifname,
+                    "net_ns_fd": fd,
+                    "address": plan.mac,
+                    "mtu": plan.mtu,
+                },
+            )
+        except NetlinkError as e:
+            raise InternalError(f"cannot create veth {plan.host_ifname}: {e}") from e
+        finally:
+            os.close(fd)
+        idx = _index(ipr, plan.host_ifname)
+        ipr.link("set", index=idx, master=br, state="up")
+    try:
+        with netlink(sandbox) as ns:
+            idx = _index(ns, plan.ctr_ifname)
+            ns.addr("add", index=idx, address=plan.address, prefixlen=plan.prefixlen)
+            ns.link("set", index=idx, state="up")
+            if plan.gateway:
+                ns.route("add", dst="0.0.0.0/0", gateway=plan.gateway, oif=idx)
+    except Exception:
+        delete_link(plan.host_ifname, netns)
+        raise
+
+
+def create_sandbox(path: str) -> None:
+    """A fresh network namespace bound at `path`, with loopback up."""
+    from pyroute2 import netns as pnetns
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if os.path.exists(path):
+        remove_sandbox(path)
+    pnetns.create(path)
+    try:
+        with netlink(path) as ns:
+            ns.link("set", index=_index(ns, "lo"), state="up")
+    except Exception:
+        remove_sandbox(path)
+        raise
+
+
+def remove_sandbox(path: str) -> None:
+    """Unmount and delete the namespace file; a missing one is fine."""
+    from berth.linux.mount import umount
+
+    if not os.path.lexists(path):
+        return
+    with contextlib.suppress(OSError):
+        umount(path, 2)  # MNT_DETACH
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

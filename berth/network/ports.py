@@ -1,0 +1,198 @@
+"""Published ports: parsing `-p`/`-P` into Docker's PortBindings, and the proxy launcher.
+
+`parse_publish` is what a client uses to turn `-p [ip:][hostPort:]containerPort[/proto]`
+into the Engine API's `PortBindings` entries; `requested_mappings` is what the
+daemon does with a container's `PortBindings`, `ExposedPorts` and `PublishAllPorts`.
+A host port of 0 means "any free port": the proxy binds port 0 and reports the
+port the kernel chose, which then goes into the DNAT rule and `inspect`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from berth.errors import InternalError, InvalidArgument
+
+PROTOS = ("tcp", "udp", "sctp")
+
+
+@dataclass(frozen=True, slots=True)
+class PortRequest:
+    """One port to publish before the container's address is known."""
+
+    proto: str
+    container_port: int
+    host_ip: str
+    host_port: int  # 0: any
+
+    @property
+    def key(self) -> str:
+        return f"{self.container_port}/{self.proto}"
+
+
+def _port(text: str, what: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise InvalidArgument(f"invalid {what}: {text!r}")
+    return int(text)
+
+
+def _range(text: str, what: str) -> list[int]:
+    if "-" in text:
+        lo, hi = text.split("-", 1)
+        a, b = _port(lo, what), _port(hi, what)
+        if b < a:
+            raise InvalidArgument(f"invalid {what} range: {text}")
+        return list(range(a, b + 1))
+    return [_port(text, what)]
+
+
+def parse_port_key(key: str) -> tuple[int, str]:
+    """'80/tcp' -> (80, 'tcp'); a missing protocol means tcp."""
+    port, _, proto = key.partition("/")
+    proto = (proto or "tcp").lower()
+    if proto not in PROTOS:
+        raise InvalidArgument(f"invalid protocol {proto!r} in {key!r}")
+    return _port(port, "container port"), proto
+
+
+def parse_publish(spec: str) -> dict[str, list[dict[str, str]]]:
+    """`-p` value -> {'80/tcp': [{'HostIp': '', 'HostPort': '8080'}]}."""
+    rest, _, proto = spec.partition("/")
+    proto = (proto or "tcp").lower()
+    if proto not in PROTOS:
+        raise InvalidArgument(f"invalid proto: {proto}")
+    host_ip = ""
+    if rest.startswith("["):
+        raise InvalidArgument(f"IPv6 host addresses are not supported: {spec}")
+    parts = rest.split(":")
+    if len(parts) == 1:
+        host_ports: list[str] = [""]
+        cports = _range(parts[0], "containerPort")
+    elif len(parts) == 2:
+        host_ports, cports = [parts[0]], _range(parts[1], "containerPort")
+    elif len(parts) == 3:
+        host_ip, host_ports, cports = parts[0], [parts[1]], _range(parts[2], "containerPort")
+    else:
+        raise InvalidArgument(f"invalid port specification: {spec!r}")
+    if host_ip:
+        import ipaddress
+
+        try:
+            ipaddress.IPv4Address(host_ip)
+        except ValueError:
+            raise InvalidArgument(f"invalid IP address: {host_ip}") from None
+    hp = host_ports[0]
+    hports = [""] * len(cports) if hp == "" else [str(p) for p in _range(hp, "hostPort")]
+    if len(hports) not in (1, len(cports)):
+        raise InvalidArgument(f"port ranges don't match in size: {spec!r}")
+    if len(hports) == 1 and len(cports) > 1:
+        hports = hports * len(cports) if hports[0] == "" else hports
+        if len(hports) != len(cports):
+            raise InvalidArgument(f"port ranges don't match in size: {spec!r}")
+    out: dict[str, list[dict[str, str]]] = {}
+    for c, h in zip(cports, hports, strict=True):
+        out.setdefault(f"{c}/{proto}", []).append({"HostIp": host_ip, "HostPort": h})
+    return out
+
+
+def requested_mappings(
+    port_bindings: dict[str, list[dict[str, str]] | None] | None,
+    exposed: dict[str, object] | None = None,
+    publish_all: bool = False,
+) -> list[PortRequest]:
+    """What to publish for a container, from its HostConfig and Config."""
+    out: list[PortRequest] = []
+    seen: set[str] = set()
+    for key, bindings in (port_bindings or {}).items():
+        cport, proto = parse_port_key(key)
+        seen.add(f"{cport}/{proto}")
+        for b in bindings or [{}]:
+            hp = (b or {}).get("HostPort") or ""
+            hport = _range(hp, "hostPort")[0] if hp else 0
+            out.append(PortRequest(proto, cport, (b or {}).get("HostIp") or "", hport))
+    if publish_all:
+        for key in exposed or {}:
+            cport, proto = parse_port_key(key)
+            if f"{cport}/{proto}" not in seen:
+                out.append(PortRequest(proto, cport, "", 0))
+    for r in out:
+        if r.proto == "sctp":
+            raise InvalidArgument(f"publishing sctp port {r.container_port} is not supported")
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Proxy:
+    pid: int
+    host_ports: tuple[int, ...]
+
+
+def start_proxy(
+    mappings: list[dict[str, object]], netns_path: str | None = None, timeout: float = 10.0
+) -> Proxy:
+    """Start one proxy process for `mappings`; raise with its message if a bind fails."""
+    if not mappings:
+        return Proxy(pid=0, host_ports=())
+    rfd, wfd = os.pipe()
+    argv = [sys.executable, "-m", "berth.network.proxy", str(wfd), json.dumps(mappings)]
+    if netns_path:
+        argv = ["nsenter", f"--net={netns_path}", *argv]
+    try:
+        proc = subprocess.Popen(
+            argv,
+            pass_fds=(wfd,),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    finally:
+        os.close(wfd)
+    with os.fdopen(rfd) as r:
+        line = r.readline()
+    if not line:
+        proc.wait(timeout)
+        raise InternalError(f"port proxy exited with {proc.returncode} before reporting")
+    msg = json.loads(line)
+    if "error" in msg:
+        proc.wait(timeout)
+        raise InternalError(f"driver failed programming external connectivity: {msg['error']}")
+    # The proxy lives in its own session; a reaper thread is not needed because the
+    # daemon stops it by pid. Keep the Popen from warning when garbage-collected.
+    proc.returncode = 0
+    return Proxy(pid=proc.pid, host_ports=tuple(msg["ports"]))
+
+
+def stop_proxy(pid: int, timeout: float = 5.0) -> None:
+    """Terminate a proxy by pid and reap it if it is our child."""
+    if pid <= 0:
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return
+        except ChildProcessError:
+            if not os.path.exists(f"/proc/{pid}"):
+                return
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    if f.read().split(") ")[1].startswith("Z"):
+                        return
+            except FileNotFoundError:
+                return
+        time.sleep(0.01)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
