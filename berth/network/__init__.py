@@ -1,0 +1,17 @@
+"""berth.network: IPAM, drivers (bridge, host, none, container:), port publishing, embedded DNS.
+
+Public interface (for berth/daemon/networks.py and the CLI):
+
+- `berth.network.manager.NetworkManager(conn, ManagerConfig(exec_root=..., ...))`
+  networks:   create_network(name, driver=, subnet=, gateway=, ip_range=, internal=,
+              attachable=, labels=, options=) -> NetworkRecord; get(ref); list();
+              remove(ref); prune(keep=) -> [names]; endpoints(ref)
+  containers: register_container(id, name, network_mode, [EndpointRequest]) at create;
+              setup(SandboxRequest) -> SandboxInfo(netns_path, hosts, resolv_conf, ports)
+              before start; teardown(id) after exit; unregister_container(id) at rm;
+              connect(ref, id, name, aliases=, ip=); disconnect(ref, id, force=);
+              restore(running_ids) after a daemon restart; close().
+- `berth.network.ports.parse_publish("8080:80/tcp")` -> PortBindings entries (CLI `-p`).
+- `berth.network.hosts`: hosts_file(...), resolv_conf(...), parse_extra_host(...).
+- `berth.network.driver`: the driver interface and its vocabulary (read it first).
+"""

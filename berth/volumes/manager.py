@@ -1,0 +1,285 @@
+"""VolumeManager: named and anonymous volumes, and turning mount requests into OCI mounts.
+
+The daemon calls, per container:
+  create -> `resolve(container_id, requests, rootfs)` -> OCI mount entries + inspect's Mounts;
+            volumes are created on demand, filled from the image (copy-up), and
+            referenced by the container so `volume rm` refuses them while used
+  remove -> `release(container_id, remove_anonymous=rm -v)`
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from berth.errors import Conflict, InvalidArgument, NotFound
+from berth.volumes.copyup import copy_up
+from berth.volumes.driver import VolumeRecord
+from berth.volumes.local import LocalDriver
+from berth.volumes.mounts import MountRequest, check_volume_name
+from berth.volumes.store import VolumeStore
+
+log = logging.getLogger(__name__)
+
+ANON_LABEL = "com.docker.volume.anonymous"
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedMount:
+    oci: dict  # an OCI runtime-spec mount entry
+    inspect: dict  # an entry of Docker's container inspect "Mounts"
+    volume: str | None = None
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class VolumeManager:
+    def __init__(self, conn, data_root: Path) -> None:
+        self.store = VolumeStore(conn)
+        self.drivers = {"local": LocalDriver(data_root / "volumes")}
+        self._lock = threading.RLock()
+
+    def _driver(self, name: str) -> LocalDriver:
+        try:
+            return self.drivers[name]
+        except KeyError:
+            raise NotFound(
+                f'error looking up volume plugin {name}: plugin "{name}" not found'
+            ) from None
+
+    # -- volumes --------------------------------------------------------------
+
+    def create(
+        self,
+        name: str | None = None,
+        *,
+        driver: str = "local",
+        labels: dict[str, str] | None = None,
+        options: dict[str, str] | None = None,
+    ) -> VolumeRecord:
+        """Create a volume; an existing one of the same name and driver is returned (Docker)."""
+        anonymous = not name
+        name = name or secrets.token_hex(32)
+        check_volume_name(name)
+        drv = self._driver(driver)
+        with self._lock:
+            existing = self.store.get(name)
+            if existing is not None:
+                if existing.driver != driver:
+                    raise Conflict(f"volume {name} already exists with driver {existing.driver}")
+                return existing
+            labels = dict(labels or {})
+            if anonymous:
+                labels.setdefault(ANON_LABEL, "")
+            vol = VolumeRecord(name, driver, labels, dict(options or {}), _now(), anonymous)
+            drv.create(vol)
+            try:
+                self.store.add(vol)
+            except BaseException:
+                drv.remove(vol)
+                raise
+            return vol
+
+    def get(self, name: str) -> VolumeRecord:
+        vol = self.store.get(name)
+        if vol is None:
+            raise NotFound(f"get {name}: no such volume")
+        return vol
+
+    def mountpoint(self, vol: VolumeRecord) -> Path:
+        return self._driver(vol.driver).mountpoint(vol)
+
+    def inspect(self, name: str) -> dict:
+        vol = self.get(name)
+        return vol.as_docker(self.mountpoint(vol))
+
+    def list(self) -> list[dict]:
+        return [v.as_docker(self.mountpoint(v)) for v in self.store.all()]
+
+    def users(self, name: str) -> list[str]:
+        return self.store.refs(name)
+
+    def remove(self, name: str, *, force: bool = False) -> None:
+        with self._lock:
+            vol = self.store.get(name)
+            if vol is None:
+                if force:
+                    return
+                raise NotFound(f"get {name}: no such volume")
+            users = self.store.refs(name)
+            if users:
+                raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
+            self._driver(vol.driver).remove(vol)
+            self.store.delete(name)
+
+    def prune(self, *, all_volumes: bool = False, keep=lambda vol: False) -> tuple[list[str], int]:
+        """Remove unused volumes (only anonymous ones unless `all_volumes`); return names and bytes."""
+        removed, space = [], 0
+        for vol in self.store.all():
+            if (not all_volumes and not vol.anonymous) or keep(vol) or self.store.refs(vol.name):
+                continue
+            size = _du(self.mountpoint(vol))
+            with contextlib.suppress(Conflict, NotFound):
+                self.remove(vol.name)
+                removed.append(vol.name)
+                space += size
+        return removed, space
+
+    # -- containers -----------------------------------------------------------
+
+    def resolve(
+        self, container_id: str, requests: list[MountRequest], rootfs: Path | None = None
+    ) -> list[ResolvedMount]:
+        """Turn requests into OCI mounts; create, fill and reference volumes. All or nothing."""
+        out: list[ResolvedMount] = []
+        created: list[str] = []
+        try:
+            for req in requests:
+                if req.type == "bind":
+                    out.append(self._bind(req))
+                elif req.type == "tmpfs":
+                    out.append(_tmpfs(req))
+                else:
+                    r, new = self._volume(container_id, req, rootfs)
+                    if new:
+                        created.append(r.volume)
+                    out.append(r)
+        except BaseException:
+            self.store.drop_refs(container_id)
+            for name in created:
+                with contextlib.suppress(Exception):
+                    self.remove(name)
+            raise
+        return out
+
+    def _bind(self, req: MountRequest) -> ResolvedMount:
+        src = Path(req.source)
+        if not src.exists():
+            if not req.create_host_path:
+                raise InvalidArgument(
+                    f'invalid mount config for type "bind": bind source path does not exist: {src}'
+                )
+            src.mkdir(parents=True, exist_ok=True)
+        opts = ["rbind", req.propagation or "rprivate", "ro" if req.readonly else "rw"]
+        return ResolvedMount(
+            {"destination": req.target, "type": "bind", "source": str(src), "options": opts},
+            {
+                "Type": "bind",
+                "Source": str(src),
+                "Destination": req.target,
+                "Mode": req.mode,
+                "RW": not req.readonly,
+                "Propagation": req.propagation or "rprivate",
+            },
+        )
+
+    def _volume(
+        self, container_id: str, req: MountRequest, rootfs: Path | None
+    ) -> tuple[ResolvedMount, bool]:
+        with self._lock:
+            new = not req.source or self.store.get(req.source) is None
+            vol = self.create(
+                req.source or None,
+                driver=req.volume_driver,
+                labels=req.volume_labels,
+                options=req.volume_options,
+            )
+            self.store.add_ref(vol.name, container_id)
+        mp = self._driver(vol.driver).mount(vol)
+        if rootfs is not None and not req.nocopy:
+            try:
+                copy_up(rootfs, req.target, mp)
+            except OSError as e:
+                log.warning("volume %s: copy-up of %s failed: %s", vol.name, req.target, e)
+        opts = ["rbind", "rprivate", "ro" if req.readonly else "rw"]
+        return (
+            ResolvedMount(
+                {"destination": req.target, "type": "bind", "source": str(mp), "options": opts},
+                {
+                    "Type": "volume",
+                    "Name": vol.name,
+                    "Source": str(mp),
+                    "Destination": req.target,
+                    "Driver": vol.driver,
+                    "Mode": req.mode or ("z" if req.source else ""),
+                    "RW": not req.readonly,
+                    "Propagation": "",
+                },
+                vol.name,
+            ),
+            new,
+        )
+
+    def release(self, container_id: str, *, remove_anonymous: bool = False) -> list[str]:
+        """Drop the container's references; with `rm -v`, remove its anonymous volumes."""
+        with self._lock:
+            names = self.store.drop_refs(container_id)
+            removed = []
+            for name in names:
+                vol = self.store.get(name)
+                if vol is None:
+                    continue
+                if not self.store.refs(name):
+                    self._driver(vol.driver).unmount(vol)
+                if remove_anonymous and vol.anonymous and not self.store.refs(name):
+                    self.remove(name)
+                    removed.append(name)
+            return removed
+
+
+def inherited_mounts(inspect_mounts: list[dict], mode: str = "") -> list[MountRequest]:
+    """`--volumes-from other[:ro|rw]`: the other container's mounts, as requests."""
+    if mode not in ("", "ro", "rw"):
+        raise InvalidArgument(f"invalid mode for volumes-from: {mode}")
+    out = []
+    for m in inspect_mounts:
+        ro = (mode == "ro") or (mode == "" and not m.get("RW", True))
+        if m.get("Type") == "volume":
+            out.append(
+                MountRequest("volume", m["Destination"], m["Name"], readonly=ro, nocopy=True)
+            )
+        elif m.get("Type") == "bind":
+            out.append(
+                MountRequest(
+                    "bind",
+                    m["Destination"],
+                    m["Source"],
+                    readonly=ro,
+                    propagation=m.get("Propagation", ""),
+                )
+            )
+    return out
+
+
+def _tmpfs(req: MountRequest) -> ResolvedMount:
+    opts = ["nosuid", "nodev", "noexec", *req.tmpfs_options]
+    if req.readonly:
+        opts.append("ro")
+    return ResolvedMount(
+        {"destination": req.target, "type": "tmpfs", "source": "tmpfs", "options": opts},
+        {
+            "Type": "tmpfs",
+            "Source": "",
+            "Destination": req.target,
+            "Mode": ",".join(req.tmpfs_options),
+            "RW": not req.readonly,
+            "Propagation": "",
+        },
+    )
+
+
+def _du(path: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for f in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, f)).st_size
+    return total
