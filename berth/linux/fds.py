@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 
 from berth.linux.libc import check, libc
@@ -80,8 +81,6 @@ def sealed_memfd(name: str, content: bytes, executable: bool) -> int:
         while view:
             view = view[os.write(fd, view) :]
         seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE
-        import fcntl
-
         fcntl.fcntl(fd, F_ADD_SEALS, seals)
         if executable:
             os.fchmod(fd, 0o555)

@@ -49,7 +49,7 @@ class ArgCmp(ctypes.Structure):
 _lib: ctypes.CDLL | None = None
 
 
-def _library() -> ctypes.CDLL:
+def library() -> ctypes.CDLL:
     global _lib
     if _lib is None:
         try:
@@ -85,19 +85,19 @@ def _check(result: int, what: str) -> int:
 
 def resolve_arch(name: str) -> int:
     """libseccomp's token for an architecture name such as "x86_64"; 0 when unknown."""
-    return _library().seccomp_arch_resolve_name(name.encode())
+    return library().seccomp_arch_resolve_name(name.encode())
 
 
 def resolve_syscall(name: str) -> int:
     """The syscall number for the filter's architectures, or NR_SCMP_ERROR if unknown."""
-    return _library().seccomp_syscall_resolve_name(name.encode())
+    return library().seccomp_syscall_resolve_name(name.encode())
 
 
 class Filter:
     """One libseccomp filter context; `load()` installs it in the calling thread."""
 
     def __init__(self, default_action: int) -> None:
-        self._lib = _library()
+        self._lib = library()
         self._ctx = self._lib.seccomp_init(default_action)
         if not self._ctx:
             raise OSError(22, f"seccomp_init({default_action:#x}): invalid default action")

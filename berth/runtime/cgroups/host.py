@@ -1,0 +1,48 @@
+"""Choosing the cgroup manager once, from what the host mounts."""
+
+from __future__ import annotations
+
+from berth.runtime.cgroups.mounts import host_hierarchies
+
+
+def host_version() -> int:
+    """1 when any v1 controller is mounted (pure v1 and hybrid hosts), else 2."""
+    hierarchies = host_hierarchies()
+    if any(h.version == 1 and h.controllers for h in hierarchies):
+        return 1
+    if any(h.version == 2 for h in hierarchies):
+        return 2
+    raise OSError(2, "no cgroup hierarchy is mounted on this host")
+
+
+def cgroups_path(spec_path: str | None, container_id: str) -> str:
+    """The spec's cgroupsPath; systemd's "slice:prefix:name" becomes /slice/prefix-name.scope."""
+    if not spec_path:
+        return container_id
+    if ":" in spec_path:
+        slice_, prefix, name = ([*spec_path.split(":"), "", ""])[:3]
+        return f"/{slice_ or 'system.slice'}/{prefix + '-' if prefix else ''}{name or container_id}.scope"
+    return spec_path
+
+
+def open_manager(spec_path: str | None, container_id: str):
+    """A new manager for the container's cgroup (not created yet)."""
+    path = cgroups_path(spec_path, container_id)
+    if host_version() == 1:
+        from berth.runtime.cgroups import v1
+
+        return v1.Manager.for_path(path)
+    from berth.runtime.cgroups import v2
+
+    return v2.Manager.for_path(path)
+
+
+def load_manager(saved: dict):
+    """The manager recorded in a container's state."""
+    if saved["version"] == 1:
+        from berth.runtime.cgroups import v1
+
+        return v1.Manager.from_paths(saved)
+    from berth.runtime.cgroups import v2
+
+    return v2.Manager.from_paths(saved)

@@ -1,0 +1,333 @@
+"""The runtime's operations on one container, as the CLI verbs call them.
+
+Each function is one lifecycle operation: look up the state, ask lifecycle.py
+whether the status allows it, act. `create` runs the protocol of create.py;
+`delete` undoes everything `create` made (processes, cgroup, state dir).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import time
+
+from berth.errors import Conflict, InternalError, InvalidArgument, NotFound
+from berth.oci.spec import DeviceRule, Hooks, Resources, Spec
+from berth.runtime import lifecycle, state
+from berth.runtime.lifecycle import Op, Status
+from berth.runtime.state import ContainerState
+
+log = logging.getLogger(__name__)
+
+
+class Container:
+    """A container's recorded state plus where it lives; `status()` observes it."""
+
+    def __init__(self, root: str, st: ContainerState) -> None:
+        self.root = root
+        self.state = st
+        self.dir = state.container_dir(root, st.id)
+
+    @classmethod
+    def load(cls, root: str, container_id: str) -> Container:
+        return cls(root, state.load(root, container_id))
+
+    @property
+    def fifo(self) -> str:
+        return os.path.join(self.dir, state.FIFO)
+
+    def cgroup(self):
+        from berth.runtime.cgroups.host import load_manager
+
+        return load_manager(self.state.cgroup) if self.state.cgroup else None
+
+    def status(self) -> Status:
+        alive = state.alive(self.state)
+        cgroup = self.cgroup() if alive else None
+        frozen = cgroup.frozen() if cgroup is not None else False
+        return lifecycle.observe(
+            Status(self.state.status), alive, os.path.exists(self.fifo), frozen
+        )
+
+    def spec(self) -> Spec:
+        return Spec.from_dict(self.state.config)
+
+    def hooks(self) -> Hooks:
+        return self.spec().hooks or Hooks()
+
+
+# ---- create ---------------------------------------------------------------------------
+
+
+def _resources(spec: Spec) -> Resources | None:
+    """The spec's resources, plus an allow rule for each device it lists (as runc does)."""
+    linux = spec.linux
+    res = linux.resources
+    if res is None or not res.devices:
+        return res
+    extra = [DeviceRule(True, d.type, d.major, d.minor, "rwm") for d in linux.devices]
+    import dataclasses
+
+    return dataclasses.replace(res, devices=[*res.devices, *extra])
+
+
+def create(
+    root: str,
+    container_id: str,
+    bundle: str,
+    pid_file: str | None = None,
+    console_socket: str | None = None,
+    reaper: bool = False,
+) -> Container:
+    """Make the container and leave its init waiting on the exec fifo.
+
+    `reaper`: this process is a child subreaper (`run`), so the init becomes our
+    child and a failed create must reap it.
+    """
+    from berth.oci.spec import parse_spec
+    from berth.runtime import validate
+    from berth.runtime.cgroups.host import open_manager
+    from berth.runtime.create import Plan, kill_quietly, spawn
+    from berth.runtime.init import init_main, preload
+    from berth.runtime.messages import MountsReady, Ready, Resume, receive, send
+
+    directory = state.container_dir(root, container_id)
+    bundle = os.path.abspath(bundle)
+    config_path = os.path.join(bundle, "config.json")
+    try:
+        with open(config_path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise InvalidArgument(f"{config_path}: no such file") from None
+    spec = parse_spec(raw, config_path)
+    validate.check_spec(spec)
+    rootfs = validate.rootfs_path(spec, bundle)
+    if os.path.lexists(directory):
+        raise Conflict("container with given ID already exists")
+    os.makedirs(root, mode=0o700, exist_ok=True)
+    try:
+        os.mkdir(directory, 0o711)
+    except FileExistsError:
+        raise Conflict("container with given ID already exists") from None
+    st = ContainerState(
+        id=container_id,
+        bundle=bundle,
+        rootfs=rootfs,
+        created=state.now_rfc3339(),
+        owner="",
+        annotations=spec.annotations,
+        config=json.loads(raw),
+    )
+    container = Container(root, st)
+    cgroup = None
+    pid = 0
+    sock = -1
+    try:
+        cgroup = open_manager(spec.linux.cgroups_path, container_id)
+        try:
+            cgroup.create(_resources(spec))
+        finally:
+            st.cgroup = cgroup.paths()
+        os.mkfifo(container.fifo, 0o622)
+        os.chmod(container.fifo, 0o622)
+        state.save(directory, st)
+        plan = Plan(container_id, spec, bundle, rootfs, directory, cgroup, console_socket)
+        preload(spec.process, spec.linux.seccomp, spec.hooks)
+        pid, sock = spawn(plan, init_main)
+        st.pid = pid
+        st.pid_start = state.process_start_time(pid)
+        hooks = spec.hooks or Hooks()
+        if hooks.prestart or hooks.create_runtime:
+            from berth.runtime.hooks import run_hooks
+
+            receive(sock, MountsReady, "container init")
+            oci = st.oci(Status.CREATING)
+            run_hooks("prestart", hooks.prestart, oci)
+            run_hooks("createRuntime", hooks.create_runtime, oci)
+            send(sock, Resume())
+        receive(sock, Ready, "container init")
+        st.status = Status.CREATED.value
+        state.save(directory, st)
+        if pid_file:
+            state.write_atomic(os.path.abspath(pid_file), str(pid).encode(), 0o644)
+    except BaseException:
+        if pid:
+            kill_quietly(pid)
+            _wait_gone(pid, reaper)
+        if cgroup is not None:
+            try:
+                cgroup.destroy()
+            except OSError as e:
+                log.warning("container %s: %s", container_id, e)
+        _remove_dir(directory)
+        raise
+    finally:
+        if sock >= 0:
+            os.close(sock)
+    return container
+
+
+def _wait_gone(pid: int, reaper: bool, timeout: float = 10.0) -> None:
+    """Wait until `pid` is dead (a zombie counts as dead unless we must reap it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if reaper:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    return
+            except ChildProcessError:
+                reaper = False
+        elif state.process_start_time(pid) == "":
+            return
+        time.sleep(0.002)
+    raise InternalError(f"process {pid} did not exit after SIGKILL")
+
+
+def _remove_dir(directory: str) -> None:
+    import shutil
+
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+# ---- start, kill, pause, resume -----------------------------------------------------------
+
+
+def start(root: str, container_id: str) -> Container:
+    """Release the init: read its byte from the exec fifo, then run poststart hooks."""
+    import select
+
+    container = Container.load(root, container_id)
+    lifecycle.require(Op.START, container.status(), container_id)
+    fd = os.open(container.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        while not poller.poll(100):
+            if not state.alive(container.state):
+                raise Conflict("cannot start a container that has stopped")
+        if os.read(fd, 1) != b"0":
+            raise InternalError(f"container {container_id}: the init closed the exec fifo")
+    finally:
+        os.close(fd)
+    os.unlink(container.fifo)
+    hooks = container.hooks()
+    if hooks.poststart:
+        from berth.runtime.hooks import run_hooks_logged
+
+        run_hooks_logged("poststart", hooks.poststart, container.state.oci(Status.RUNNING))
+    return container
+
+
+def parse_signal(text: str) -> int:
+    name = text.upper()
+    if name.isdigit():
+        return int(name)
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    number = getattr(signal.Signals, name, None) if name in signal.Signals.__members__ else None
+    if number is None:
+        raise InvalidArgument(f"unknown signal {text!r}")
+    return int(number)
+
+
+def kill(root: str, container_id: str, signum: int, all_processes: bool = False) -> None:
+    container = Container.load(root, container_id)
+    lifecycle.require(Op.KILL, container.status(), container_id)
+    cgroup = container.cgroup()
+    pids = cgroup.pids() if all_processes and cgroup is not None else [container.state.pid]
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+
+def pause(root: str, container_id: str) -> None:
+    container = Container.load(root, container_id)
+    lifecycle.require(Op.PAUSE, container.status(), container_id)
+    container.cgroup().freeze()
+
+
+def resume(root: str, container_id: str) -> None:
+    container = Container.load(root, container_id)
+    lifecycle.require(Op.RESUME, container.status(), container_id)
+    container.cgroup().thaw()
+
+
+def processes(root: str, container_id: str) -> list[int]:
+    container = Container.load(root, container_id)
+    cgroup = container.cgroup()
+    return cgroup.pids() if cgroup is not None else []
+
+
+# ---- delete ---------------------------------------------------------------------------
+
+
+def delete(root: str, container_id: str, force: bool = False, reaper: bool = False) -> None:
+    """Kill what is left (created containers, or anything with `force`), remove the
+    cgroup and the state dir, then run poststop hooks."""
+    try:
+        container = Container.load(root, container_id)
+    except NotFound:
+        directory = state.container_dir(root, container_id)
+        if force:
+            _remove_dir(directory)
+            return
+        if os.path.isdir(directory):  # a create that died half-way: nothing to wait for
+            _remove_dir(directory)
+            return
+        raise
+    status = container.status()
+    lifecycle.require(Op.FORCE_DELETE if force else Op.DELETE, status, container_id)
+    cgroup = container.cgroup()
+    if status is not Status.STOPPED or (cgroup is not None and cgroup.pids()):
+        _kill_everything(container, cgroup, reaper)
+    if cgroup is not None:
+        cgroup.destroy()
+    hooks = container.hooks() if container.state.config else Hooks()
+    _remove_dir(container.dir)
+    if hooks.poststop:
+        from berth.runtime.hooks import run_hooks_logged
+
+        run_hooks_logged("poststop", hooks.poststop, container.state.oci(Status.STOPPED))
+
+
+def _kill_everything(container: Container, cgroup, reaper: bool) -> None:
+    pids = set(cgroup.pids()) if cgroup is not None else set()
+    if state.alive(container.state):
+        pids.add(container.state.pid)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if cgroup is not None and cgroup.frozen():
+        cgroup.thaw()  # a frozen task takes its SIGKILL only once thawed
+    if state.alive(container.state):
+        _wait_gone(container.state.pid, reaper)
+    deadline = time.monotonic() + 10
+    while cgroup is not None and cgroup.pids():
+        if time.monotonic() > deadline:
+            raise InternalError(f"container {container.state.id}: processes survive SIGKILL")
+        time.sleep(0.002)
+
+
+# ---- listing ----------------------------------------------------------------------------
+
+
+def list_all(root: str) -> list[tuple[Container, Status]]:
+    out = []
+    try:
+        names = sorted(os.listdir(root))
+    except FileNotFoundError:
+        return []
+    for name in names:
+        try:
+            container = Container.load(root, name)
+        except (NotFound, InvalidArgument, ValueError):
+            continue
+        out.append((container, container.status()))
+    return out

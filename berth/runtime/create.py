@@ -1,0 +1,184 @@
+"""Creating a container: the protocol between berth-runc and the processes it forks.
+
+Three processes take part. They share one SOCK_SEQPACKET socketpair and speak
+the typed messages of messages.py; any step that fails sends `Failed(reason)`
+and exits, and the runtime undoes everything it made.
+
+  runtime (berth-runc create)     intermediate                   init (the container's PID 1)
+  1. spec checked, state dir,
+     cgroup with its limits,
+     exec.fifo made; fork ──────▶ 2. join the cgroup; setns into
+                                     namespaces given by path;
+                                     unshare the new ones (pid ns
+                                     applies to children only)
+                                  3. new user ns? MapIds ──▶
+  4. write uid_map, gid_map;
+     IdsMapped ─────────────────▶ 5. become root in the user ns;
+                                     fork ─────────────────────────▶ 6. setsid; close inherited fds;
+                                  InitPid(pid), exit                    open exec.fifo (O_PATH); connect
+  7. reap the intermediate                                               to the console socket if any
+                                                                      8. rootfs: mounts, devices
+                                                                      9. MountsReady (only with
+  10. prestart + createRuntime  ◀─────────────────────────────────────   prestart/createRuntime hooks)
+      hooks; Resume ───────────────────────────────────────────────▶ 11. createContainer hooks;
+                                                                          pivot_root; pty; sysctl;
+                                                                          masked and read-only paths;
+                                                                          hostname; rlimits; user and
+                                                                          capabilities; cwd
+  12. write state.json, pid file ◀──────────────────────────── Ready  13. block opening exec.fifo for
+      (status created); exit                                             writing ...
+  `berth-runc start` opens exec.fifo for reading: the init's open returns;
+                                                                      14. startContainer hooks; seccomp
+                                                                          (with noNewPrivileges); exec the
+                                                                          program through the sealed stub
+                                                                          (execstub.py)
+
+The init is non-dumpable from its birth to its exec, so nothing in the
+container can open /proc/<init>/exe or its fds. Every fd it inherited is closed
+first, and the program's cwd is checked to be inside the new root.
+`exec` (execute.py) follows the same protocol without rootfs and fifo.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from berth.errors import BerthError
+from berth.linux import namespaces as ns
+from berth.linux import process as prc
+from berth.linux.fds import seqpacket_pair
+from berth.oci.spec import Spec
+from berth.runtime import messages as msg
+
+
+class Plan:
+    """What `create` decided before forking: everything the child processes need."""
+
+    def __init__(
+        self,
+        container_id: str,
+        spec: Spec,
+        bundle: str,
+        rootfs: str,
+        state_dir: str,
+        cgroup,
+        console_socket: str | None,
+    ) -> None:
+        self.id = container_id
+        self.spec = spec
+        self.bundle = bundle
+        self.rootfs = rootfs
+        self.state_dir = state_dir
+        self.cgroup = cgroup
+        self.console_socket = console_socket
+        linux = spec.linux
+        namespaces = linux.namespaces if linux else []
+        self.join = [(n.type, n.path) for n in namespaces if n.path]
+        self.new_flags = 0
+        for n in namespaces:
+            if not n.path:
+                self.new_flags |= ns.FLAGS[n.type]
+        self.new_userns = bool(self.new_flags & ns.CLONE_NEWUSER)
+        self.in_userns = self.new_userns or any(t == "user" for t, _ in self.join)
+        self.new_cgroupns = bool(self.new_flags & ns.CLONE_NEWCGROUP)
+
+
+def fail_child(sock: int, error: BaseException) -> None:
+    """Report `error` to the runtime and end this (forked) process."""
+    try:
+        reason = str(error) if isinstance(error, BerthError | OSError) else repr(error)
+        msg.send(sock, msg.Failed(reason))
+    finally:
+        os._exit(1)
+
+
+def join_namespaces(join: list[tuple[str, str]]) -> None:
+    """setns into each namespace given by path; the user namespace last, so the
+    others are joined with the host's privileges."""
+    for kind, path in sorted(join, key=lambda j: j[0] == "user"):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as e:
+            raise OSError(e.errno, f"open namespace {kind} {path}: {e.strerror}") from None
+        try:
+            ns.setns(fd, ns.FLAGS[kind], f"{kind} namespace {path}")
+        finally:
+            os.close(fd)
+
+
+def write_id_maps(pid: int, spec: Spec) -> None:
+    linux = spec.linux
+    for name, mappings in (("gid_map", linux.gid_mappings), ("uid_map", linux.uid_mappings)):
+        text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in mappings)
+        try:
+            with open(f"/proc/{pid}/{name}", "w") as f:
+                f.write(text)
+        except OSError as e:
+            raise OSError(e.errno, f"write {name} of pid {pid}: {e.strerror}") from None
+
+
+def intermediate(plan: Plan, sock: int, init_main) -> None:
+    """Steps 2-5: runs in the first child; never returns."""
+    try:
+        prc.set_dumpable(False)
+        plan.cgroup.add(os.getpid())
+        join_namespaces(plan.join)
+        if plan.new_flags:
+            ns.unshare(plan.new_flags)
+        if plan.new_userns:
+            msg.send(sock, msg.MapIds(os.getpid()))
+            msg.receive(sock, msg.IdsMapped, "runtime")
+        if plan.in_userns:
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+        pid = os.fork()
+        if pid == 0:
+            init_main(plan, sock)  # never returns
+        msg.send(sock, msg.InitPid(pid))
+        os._exit(0)
+    except BaseException as e:  # a forked child must never unwind into the CLI
+        fail_child(sock, e)
+
+
+def spawn(plan: Plan, init_main) -> tuple[int, int]:
+    """Steps 1-7 on the runtime's side: fork, map ids, learn the init's pid.
+
+    Returns (init pid, the runtime's end of the socketpair). On failure the
+    children are gone (or will be when the socket closes) and it raises.
+    """
+    ours, theirs = seqpacket_pair()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:
+        os.close(ours)
+        intermediate(plan, theirs, init_main)
+    os.close(theirs)
+    try:
+        if plan.new_userns:
+            mapping = msg.receive(ours, msg.MapIds, "intermediate process")
+            write_id_maps(mapping.pid, plan.spec)
+            msg.send(ours, msg.IdsMapped())
+        init = msg.receive(ours, msg.InitPid, "intermediate process")
+    except BaseException:
+        os.close(ours)
+        _reap(child)
+        raise
+    _reap(child)
+    return init.pid, ours
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def kill_quietly(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

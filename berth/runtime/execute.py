@@ -1,0 +1,100 @@
+"""`exec`: a new process in a running container's namespaces and cgroup.
+
+The same protocol as create.py, minus the rootfs and the fifo: the runtime
+forks an intermediate that joins the container's cgroup and setns into each of
+the init's namespaces (/proc/<init>/ns/*; the pid namespace applies to its
+children), then forks the process, which sets up its terminal, limits, identity
+and seccomp, reports `Ready`, and execs through the sealed stub.
+"""
+
+from __future__ import annotations
+
+import os
+
+from berth.linux import namespaces as ns
+from berth.oci.spec import Process
+from berth.runtime import lifecycle
+from berth.runtime import messages as msg
+from berth.runtime.container import Container
+from berth.runtime.create import fail_child
+from berth.runtime.fdutil import close_all_except
+from berth.runtime.init import _die, exec_program, open_terminal, prepare_process
+from berth.runtime.lifecycle import Op
+
+
+class ExecPlan:
+    """What the forked processes of an exec need (shaped like create.Plan for `spawn`)."""
+
+    def __init__(self, container: Container, process: Process, console_socket: str | None) -> None:
+        spec = container.spec()
+        self.id = container.state.id
+        self.spec = spec
+        self.process = process
+        self.console_socket = console_socket
+        self.cgroup = container.cgroup()
+        pid = container.state.pid
+        self.join = [
+            (n.type, f"/proc/{pid}/ns/{ns.PROC_NAMES[n.type]}") for n in spec.linux.namespaces
+        ]
+        self.new_flags = 0
+        self.new_userns = False
+        self.in_userns = any(t == "user" for t, _ in self.join)
+
+
+def exec_main(plan: ExecPlan, sock: int) -> None:
+    """The exec'd process: runs in the container's namespaces; never returns."""
+
+    try:
+        os.setsid()
+        console = None
+        if plan.console_socket:
+            from berth.linux.fds import connect_unix
+
+            console = connect_unix(plan.console_socket)
+        close_all_except({sock, console if console is not None else -1})
+        if plan.process.terminal:
+            open_terminal(plan.process, console, bind_console=False)
+        elif console is not None:
+            os.close(console)
+        prepared = prepare_process(plan.process, plan.spec.linux.seccomp)
+        msg.send(sock, msg.Ready())
+        os.close(sock)
+    except BaseException as e:  # never unwind into the CLI's code
+        fail_child(sock, e)
+    try:
+        exec_program(prepared)
+    except BaseException as e:
+        _die(e)
+
+
+def execute(
+    root: str,
+    container_id: str,
+    process: Process,
+    console_socket: str | None,
+    pid_file: str | None,
+    detach: bool,
+) -> int:
+    """Start `process` in the container; wait for it unless `detach`. Returns the exit code."""
+    from berth.linux import process as prc
+    from berth.runtime import runner, state
+    from berth.runtime.create import spawn
+    from berth.runtime.init import preload
+
+    container = Container.load(root, container_id)
+    lifecycle.require(Op.EXEC, container.status(), container_id)
+    plan = ExecPlan(container, process, console_socket)
+    preload(process, plan.spec.linux.seccomp, None)
+    if not detach:
+        prc.set_child_subreaper()
+    pid, sock = spawn(plan, exec_main)
+    try:
+        msg.receive(sock, msg.Ready, "exec process")
+    finally:
+        os.close(sock)
+    if pid_file:
+        state.write_atomic(os.path.abspath(pid_file), str(pid).encode(), 0o644)
+    if detach:
+        return 0
+    runner.forward_signals(pid)
+    return runner.wait_exit_code(pid)

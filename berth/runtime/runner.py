@@ -1,0 +1,72 @@
+"""`run` and the foreground half of `exec`: wait for a process that is our
+grandchild (we are a child subreaper, so it is reparented to us when its
+parent, the intermediate process, exits), forwarding signals to it."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+FORWARDED = (
+    signal.SIGHUP,
+    signal.SIGINT,
+    signal.SIGQUIT,
+    signal.SIGTERM,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGWINCH,
+)
+
+
+def forward_signals(pid: int) -> None:
+    def relay(signum: int, _frame) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for signum in FORWARDED:
+        signal.signal(signum, relay)
+
+
+def wait_exit_code(pid: int) -> int:
+    """Reap children until `pid` exits; its exit code, or 128+N if signal N killed it."""
+    while True:
+        try:
+            done, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return 255
+        if done == pid:
+            return (
+                os.waitstatus_to_exitcode(status)
+                if os.WIFEXITED(status)
+                else 128 + os.WTERMSIG(status)
+            )
+
+
+def run(
+    root: str,
+    container_id: str,
+    bundle: str,
+    pid_file: str | None,
+    console_socket: str | None,
+    detach: bool,
+) -> int:
+    """create + start + wait + delete, exiting with the container's code."""
+    from berth.linux import process as prc
+    from berth.runtime import container
+
+    prc.set_child_subreaper()
+    created = container.create(root, container_id, bundle, pid_file, console_socket, reaper=True)
+    pid = created.state.pid
+    forward_signals(pid)
+    try:
+        container.start(root, container_id)
+    except BaseException:
+        container.delete(root, container_id, force=True, reaper=True)
+        raise
+    if detach:
+        return 0
+    code = wait_exit_code(pid)
+    container.delete(root, container_id, force=True, reaper=True)
+    return code

@@ -1,0 +1,113 @@
+"""config.json's seccomp section as a libseccomp filter.
+
+`plan` checks the section and turns it into numbers (actions, operators,
+argument comparisons) without touching the kernel, so unit tests can read it;
+`load` resolves syscall names for the listed architectures and installs the
+filter in the calling process. As runc does: rules whose action equals the
+default are skipped (libseccomp refuses them), several conditions on the same
+argument become one rule per condition, ERRNO without errnoRet means EPERM,
+and syscall names unknown to libseccomp are ignored.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+
+from berth.errors import InvalidArgument
+from berth.linux import seccomp as lib
+from berth.oci.spec import Seccomp
+
+_ACTIONS = {
+    "SCMP_ACT_KILL": lib.ACT_KILL_THREAD,
+    "SCMP_ACT_KILL_THREAD": lib.ACT_KILL_THREAD,
+    "SCMP_ACT_KILL_PROCESS": lib.ACT_KILL_PROCESS,
+    "SCMP_ACT_TRAP": lib.ACT_TRAP,
+    "SCMP_ACT_ERRNO": lib.ACT_ERRNO,
+    "SCMP_ACT_TRACE": lib.ACT_TRACE,
+    "SCMP_ACT_ALLOW": lib.ACT_ALLOW,
+    "SCMP_ACT_LOG": lib.ACT_LOG,
+}
+_OPS = {
+    "SCMP_CMP_NE": lib.CMP_NE,
+    "SCMP_CMP_LT": lib.CMP_LT,
+    "SCMP_CMP_LE": lib.CMP_LE,
+    "SCMP_CMP_EQ": lib.CMP_EQ,
+    "SCMP_CMP_GE": lib.CMP_GE,
+    "SCMP_CMP_GT": lib.CMP_GT,
+    "SCMP_CMP_MASKED_EQ": lib.CMP_MASKED_EQ,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    action: int
+    args: tuple[tuple[int, int, int, int], ...]  # (index, op, value, value_two)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    default_action: int
+    architectures: tuple[str, ...]  # libseccomp names: "x86_64", "x86", ...
+    rules: tuple[Rule, ...]
+    log: bool
+
+
+def action(name: str, errno_ret: int | None) -> int:
+    if name == "SCMP_ACT_NOTIFY":
+        raise InvalidArgument(
+            "seccomp: SCMP_ACT_NOTIFY needs a listener, which berth-runc does not support"
+        )
+    if name not in _ACTIONS:
+        raise InvalidArgument(f"seccomp: unknown action {name}")
+    value = _ACTIONS[name]
+    if value in (lib.ACT_ERRNO, lib.ACT_TRACE):
+        value |= (errno.EPERM if errno_ret is None else errno_ret) & 0xFFFF
+    return value
+
+
+def plan(section: Seccomp) -> Plan:
+    default = action(section.default_action, section.default_errno_ret)
+    arches = []
+    for arch in section.architectures:
+        if not arch.startswith("SCMP_ARCH_"):
+            raise InvalidArgument(f"seccomp: unknown architecture {arch}")
+        arches.append(arch.removeprefix("SCMP_ARCH_").lower())
+    rules: list[Rule] = []
+    for syscall in section.syscalls:
+        act = action(syscall.action, syscall.errno_ret)
+        if act == default:
+            continue
+        args = []
+        for a in syscall.args:
+            if a.op not in _OPS:
+                raise InvalidArgument(f"seccomp: unknown operator {a.op}")
+            args.append((a.index, _OPS[a.op], a.value, a.value_two))
+        indexes = [a[0] for a in args]
+        groups = [tuple(args)] if len(set(indexes)) == len(indexes) else [(a,) for a in args]
+        for name in syscall.names:
+            for group in groups:
+                rules.append(Rule(name, act, group))
+    return Plan(default, tuple(arches), tuple(rules), "SECCOMP_FILTER_FLAG_LOG" in section.flags)
+
+
+def load(p: Plan) -> None:
+    """Install the filter in this process (no_new_privs is the caller's business)."""
+    f = lib.Filter(p.default_action)
+    try:
+        f.set_attribute(lib.FLTATR_CTL_NNP, 0)
+        if p.log:
+            f.set_attribute(lib.FLTATR_CTL_LOG, 1)
+        for arch in p.architectures:
+            token = lib.resolve_arch(arch)
+            if token:
+                f.add_arch(token, arch)
+        for rule in p.rules:
+            number = lib.resolve_syscall(rule.name)
+            if number == lib.NR_SCMP_ERROR:
+                continue
+            f.add_rule(rule.action, number, list(rule.args), rule.name)
+        f.load()
+    finally:
+        f.release()

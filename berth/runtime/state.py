@@ -1,0 +1,101 @@
+"""A container's state directory under the runtime root: <root>/<id>/.
+
+    state.json   what `create` recorded: pid (and its start time, to detect a
+                 reused pid), bundle, rootfs, cgroup paths, the config itself
+    exec.fifo    the init blocks opening it for writing until `start` reads it
+
+Writes are atomic (temporary file, fsync, rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+from berth.errors import NotFound
+from berth.runtime.lifecycle import Status
+from berth.runtime.paths import check_id
+
+FIFO = "exec.fifo"
+STATE = "state.json"
+OCI_VERSION = "1.0.2"
+
+
+@dataclass(slots=True)
+class ContainerState:
+    id: str
+    bundle: str
+    rootfs: str
+    pid: int = 0
+    pid_start: str = ""
+    status: str = Status.CREATING.value
+    created: str = ""
+    owner: str = ""
+    cgroup: dict = field(default_factory=dict)
+    annotations: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+
+    def oci(self, status: Status) -> dict:
+        """The runtime-spec state object, as hooks and `state` show it."""
+        out = {
+            "ociVersion": OCI_VERSION,
+            "id": self.id,
+            "status": status.value,
+            "pid": self.pid if status is not Status.STOPPED else 0,
+            "bundle": self.bundle,
+        }
+        if self.annotations:
+            out["annotations"] = self.annotations
+        return out
+
+
+def container_dir(root: str, container_id: str) -> str:
+    return os.path.join(root, check_id(container_id))
+
+
+def now_rfc3339() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
+
+
+def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+def save(directory: str, state: ContainerState) -> None:
+    write_atomic(os.path.join(directory, STATE), json.dumps(asdict(state)).encode())
+
+
+def load(root: str, container_id: str) -> ContainerState:
+    path = os.path.join(container_dir(root, container_id), STATE)
+    try:
+        with open(path, "rb") as f:
+            return ContainerState(**json.loads(f.read()))
+    except FileNotFoundError:
+        raise NotFound(f"container {container_id} does not exist") from None
+
+
+def process_start_time(pid: int) -> str:
+    """Field 22 of /proc/PID/stat ("" if gone or a zombie): a pid plus this is unique."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+    fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):
+        return ""
+    return fields[19]
+
+
+def alive(state: ContainerState) -> bool:
+    return state.pid > 0 and process_start_time(state.pid) == state.pid_start
