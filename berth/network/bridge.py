@@ -28,6 +28,7 @@ class BridgeDriver:
         self.host_netns = host_netns
         self.iptables = iptables
         self.chains = chains or nat.Chains()
+        self._ready: set[str] = set()  # networks built by this process: join skips the checks
 
     def _rules(self, net: NetworkRecord) -> list[nat.Rule]:
         assert net.bridge and net.subnet
@@ -39,9 +40,11 @@ class BridgeDriver:
         netlink.ensure_bridge(plan_bridge(net), self.host_netns)
         if self.iptables is not None:
             self.iptables.add(self._rules(net))
+        self._ready.add(net.id)
         log.info("network %s: bridge %s up on %s", net.name, net.bridge, net.subnet)
 
     def delete_network(self, net: NetworkRecord) -> None:
+        self._ready.discard(net.id)
         if self.iptables is not None:
             self.iptables.delete(self._rules(net))
         if net.bridge:
@@ -50,7 +53,8 @@ class BridgeDriver:
     def join(
         self, net: NetworkRecord, ep: Endpoint, netns_path: str, *, default_route: bool = True
     ) -> None:
-        self.create_network(net)  # idempotent: a restart or a lazily built default bridge
+        if net.id not in self._ready:
+            self.create_network(net)  # a restart, or the default bridge built lazily
         netlink.add_veth(
             plan_veth(net, ep, default_route=default_route), netns_path, self.host_netns
         )

@@ -117,11 +117,13 @@ class EmbeddedDns:
 
     def attach(self, container_id: str, netns_path: str, upstreams: list[tuple[str, int]]) -> None:
         """Open 127.0.0.11:53 (udp and tcp) inside `netns_path` for `container_id`."""
-        from pyroute2.netns import create_socket
+        from berth.network.netlink import sockets_in
 
         self.detach(container_id)
-        udp = create_socket(netns_path, socket.AF_INET, socket.SOCK_DGRAM, flags=0)
-        tcp = create_socket(netns_path, socket.AF_INET, socket.SOCK_STREAM, flags=0)
+        udp, tcp = sockets_in(
+            netns_path,
+            [(socket.AF_INET, socket.SOCK_DGRAM, 0), (socket.AF_INET, socket.SOCK_STREAM, 0)],
+        )
         try:
             udp.bind((self.address, self.port))
             tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

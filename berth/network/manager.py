@@ -120,10 +120,7 @@ class NetworkManager:
         self._ensure_predefined()
 
     def _host_ns_path(self) -> str | None:
-        h = self.cfg.host_netns
-        if h is None:
-            return None
-        return h if "/" in h else f"/run/netns/{h}"
+        return None if self.cfg.host_netns is None else netlink.ns_path(self.cfg.host_netns)
 
     @property
     def netns_dir(self) -> Path:

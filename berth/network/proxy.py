@@ -14,10 +14,10 @@ until SIGTERM. It runs in its own session so that it outlives berthd restarts.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-import selectors
-import signal
+import select
 import socket
 import sys
 import threading
@@ -43,55 +43,143 @@ def _bind(proto: str, host_ip: str, port: int) -> socket.socket:
     return s
 
 
-def _pipe(a: socket.socket, b: socket.socket) -> None:
-    """Relay both directions between two connected TCP sockets until both close."""
-    sel = selectors.DefaultSelector()
-    sel.register(a, selectors.EVENT_READ, b)
-    sel.register(b, selectors.EVENT_READ, a)
-    open_dirs = 2
-    try:
-        while open_dirs:
-            for key, _ in sel.select():
-                src: socket.socket = key.fileobj  # type: ignore[assignment]
-                dst: socket.socket = key.data
+class _Side:
+    """One socket of a relayed connection and what is still to be written to it."""
+
+    __slots__ = ("closed_read", "connected", "out", "peer", "shut_write", "sock")
+
+    def __init__(self, sock: socket.socket, connected: bool) -> None:
+        self.sock = sock
+        self.peer: _Side | None = None
+        self.out = b""
+        self.connected = connected
+        self.closed_read = False
+        self.shut_write = False
+
+
+class _TcpRelay:
+    """All TCP forwarding of the process in one epoll loop: no thread per connection."""
+
+    def __init__(self) -> None:
+        self.ep = select.epoll()
+        self.listeners: dict[int, tuple[socket.socket, tuple[str, int]]] = {}
+        self.sides: dict[int, _Side] = {}
+
+    def listen(self, sock: socket.socket, target: tuple[str, int]) -> None:
+        sock.setblocking(False)
+        self.listeners[sock.fileno()] = (sock, target)
+        self.ep.register(sock.fileno(), select.EPOLLIN)
+
+    def _want(self, side: _Side) -> None:
+        ev = 0
+        if not side.connected or side.out:
+            ev |= select.EPOLLOUT
+        peer = side.peer
+        # read from this side only while the peer can take the data
+        if (
+            side.connected
+            and not side.closed_read
+            and peer is not None
+            and peer.connected
+            and not peer.out
+        ):
+            ev |= select.EPOLLIN
+        self.ep.modify(side.sock.fileno(), ev)
+
+    def _accept(self, lsock: socket.socket, target: tuple[str, int]) -> None:
+        for _ in range(64):
+            try:
+                client, _ = lsock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            up = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            for x in (client, up):
+                x.setblocking(False)
+                x.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            err = up.connect_ex(target)
+            if err not in (0, errno.EINPROGRESS):
+                client.close()
+                up.close()
+                continue
+            a, b = _Side(client, True), _Side(up, err == 0)
+            a.peer, b.peer = b, a
+            self.sides[client.fileno()] = a
+            self.sides[up.fileno()] = b
+            self.ep.register(client.fileno(), 0)
+            self.ep.register(up.fileno(), 0)
+            self._want(a)
+            self._want(b)
+
+    def _close(self, side: _Side) -> None:
+        for x in (side, side.peer):
+            if x is None:
+                continue
+            fd = x.sock.fileno()
+            if fd in self.sides:
+                del self.sides[fd]
+                self.ep.unregister(fd)
+                x.sock.close()
+
+    def _on_event(self, side: _Side, ev: int) -> None:
+        peer = side.peer
+        assert peer is not None
+        if not side.connected and ev & (select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP):
+            if side.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                return self._close(side)
+            side.connected = True
+        if ev & select.EPOLLOUT and side.out:
+            try:
+                n = side.sock.send(side.out)
+            except (BlockingIOError, InterruptedError):
+                n = 0
+            side.out = side.out[n:]
+        if not side.out and peer.closed_read and not side.shut_write:
+            side.shut_write = True
+            try:
+                side.sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                return self._close(side)
+        if (
+            ev & (select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR)
+            and side.connected
+            and not side.closed_read
+        ):
+            try:
+                data = side.sock.recv(BUFSIZE)
+            except (BlockingIOError, InterruptedError):
+                data = None
+            if data:
                 try:
-                    data = src.recv(BUFSIZE)
-                except OSError:
-                    data = b""
-                if data:
+                    n = peer.sock.send(data)
+                except (BlockingIOError, InterruptedError):
+                    n = 0
+                peer.out = data[n:]
+            elif data == b"":
+                side.closed_read = True
+                if not peer.out and not peer.shut_write:
+                    peer.shut_write = True
                     try:
-                        dst.sendall(data)
-                        continue
+                        peer.sock.shutdown(socket.SHUT_WR)
                     except OSError:
-                        return
-                sel.unregister(src)
-                open_dirs -= 1
+                        return self._close(side)
+        if side.closed_read and peer.closed_read and not side.out and not peer.out:
+            return self._close(side)
+        self._want(side)
+        self._want(peer)
+
+    def run(self) -> None:
+        while True:
+            for fd, ev in self.ep.poll():
+                if fd in self.listeners:
+                    self._accept(*self.listeners[fd])
+                    continue
+                side = self.sides.get(fd)
+                if side is None:
+                    continue
                 try:
-                    dst.shutdown(socket.SHUT_WR)
+                    self._on_event(side, ev)
                 except OSError:
-                    return
-    finally:
-        sel.close()
-        a.close()
-        b.close()
-
-
-def _serve_tcp(listener: socket.socket, target: tuple[str, int]) -> None:
-    while True:
-        client, _ = listener.accept()
-        threading.Thread(target=_tcp_conn, args=(client, target), daemon=True).start()
-
-
-def _tcp_conn(client: socket.socket, target: tuple[str, int]) -> None:
-    try:
-        upstream = socket.create_connection(target, timeout=10)
-    except OSError:
-        client.close()
-        return
-    upstream.settimeout(None)
-    for s in (client, upstream):
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    _pipe(client, upstream)
+                    self._close(side)
 
 
 def _serve_udp(listener: socket.socket, target: tuple[str, int]) -> None:
@@ -141,12 +229,15 @@ def main(argv: list[str] | None = None) -> int:
     ports = [s.getsockname()[1] for s in sockets]
     report.write(json.dumps({"ports": ports}) + "\n")
     report.close()
-    for m, s in zip(mappings, sockets, strict=True):
-        serve = _serve_tcp if m["proto"] == "tcp" else _serve_udp
+    relay = _TcpRelay()
+    for m, sock in zip(mappings, sockets, strict=True):
         target = (m["container_ip"], int(m["container_port"]))
-        threading.Thread(target=serve, args=(s, target), daemon=True).start()
-    while True:
-        signal.pause()
+        if m["proto"] == "tcp":
+            relay.listen(sock, target)
+        else:
+            threading.Thread(target=_serve_udp, args=(sock, target), daemon=True).start()
+    relay.run()
+    return 0
 
 
 if __name__ == "__main__":

@@ -129,6 +129,9 @@ def test_published_port_from_loopback_and_host_address(manager, host_ns, tmp_pat
         # a host address: through the kernel's DNAT in berth's chain
         assert http_get(host_path, net.gateway, int(host_port)) == "hello from the container\n"
         assert manager.ports_of("d" * 64) == info.ports
+        big = "".join(f"{i:08d}\n" for i in range(400_000))  # 3.6 MB: exercises partial writes
+        (tmp_path / "www" / "big.txt").write_text(big)
+        assert http_get(host_path, "127.0.0.1", int(host_port), "/big.txt") == big
     finally:
         srv.kill()
         srv.wait()
