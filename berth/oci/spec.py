@@ -8,8 +8,10 @@ spec requires. `Spec.to_dict()` / `dump_spec` write it back, leaving out fields
 that are None or empty. Semantic checks (namespace types, paths) belong to the runtime.
 
 This module deliberately does not use `from __future__ import annotations`: the
-field types are real objects that the loader walks without importing `typing`,
-which keeps berth-runc's start-up fast.
+field types are real objects that the loader walks without importing `typing`.
+The classes are slotted but not frozen: treat them as values (build a changed
+copy with `dataclasses.replace`); frozen dataclasses cost berth-runc ~10 ms of
+class creation at every start.
 """
 
 import dataclasses
@@ -26,7 +28,7 @@ def _json(name: str) -> dict:
     return {"json": name}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Root:
     """The container's root filesystem, relative to the bundle unless absolute."""
 
@@ -34,13 +36,13 @@ class Root:
     readonly: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Box:
     height: int = 0
     width: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class User:
     uid: int = 0
     gid: int = 0
@@ -49,7 +51,7 @@ class User:
     username: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Capabilities:
     bounding: list[str] = field(default_factory=list)
     effective: list[str] = field(default_factory=list)
@@ -58,14 +60,14 @@ class Capabilities:
     ambient: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Rlimit:
     type: str
     hard: int
     soft: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Process:
     """The program the container runs, and the identity and limits it runs with."""
 
@@ -83,7 +85,7 @@ class Process:
     selinux_label: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Mount:
     destination: str
     type: str | None = None
@@ -91,7 +93,7 @@ class Mount:
     options: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Hook:
     path: str
     args: list[str] = field(default_factory=list)
@@ -99,7 +101,7 @@ class Hook:
     timeout: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Hooks:
     """Programs the runtime runs at fixed points of the lifecycle (see docs/runtime.md)."""
 
@@ -111,7 +113,7 @@ class Hooks:
     poststop: list[Hook] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Namespace:
     """A namespace to create (no path) or to join (path of a /proc/PID/ns/* file)."""
 
@@ -119,14 +121,14 @@ class Namespace:
     path: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class IDMapping:
     container_id: int = field(metadata=_json("containerID"))
     host_id: int = field(metadata=_json("hostID"))
     size: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Device:
     type: str
     path: str
@@ -137,7 +139,7 @@ class Device:
     gid: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DeviceRule:
     allow: bool
     type: str | None = None
@@ -146,7 +148,7 @@ class DeviceRule:
     access: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Memory:
     limit: int | None = None
     reservation: int | None = None
@@ -158,7 +160,7 @@ class Memory:
     use_hierarchy: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CPU:
     shares: int | None = None
     quota: int | None = None
@@ -171,12 +173,12 @@ class CPU:
     idle: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Pids:
     limit: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class WeightDevice:
     major: int
     minor: int
@@ -184,14 +186,14 @@ class WeightDevice:
     leaf_weight: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ThrottleDevice:
     major: int
     minor: int
     rate: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BlockIO:
     weight: int | None = None
     leaf_weight: int | None = None
@@ -206,25 +208,25 @@ class BlockIO:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HugepageLimit:
     page_size: str
     limit: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InterfacePriority:
     name: str
     priority: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Network:
     class_id: int | None = field(default=None, metadata=_json("classID"))
     priorities: list[InterfacePriority] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Resources:
     devices: list[DeviceRule] = field(default_factory=list)
     memory: Memory | None = None
@@ -236,7 +238,7 @@ class Resources:
     unified: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SeccompArg:
     index: int
     value: int
@@ -244,7 +246,7 @@ class SeccompArg:
     value_two: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Syscall:
     names: list[str]
     action: str
@@ -252,7 +254,7 @@ class Syscall:
     args: list[SeccompArg] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Seccomp:
     default_action: str
     default_errno_ret: int | None = None
@@ -262,7 +264,7 @@ class Seccomp:
     syscalls: list[Syscall] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Linux:
     namespaces: list[Namespace] = field(default_factory=list)
     uid_mappings: list[IDMapping] = field(default_factory=list)
@@ -278,7 +280,7 @@ class Linux:
     mount_label: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Spec:
     """A bundle's config.json."""
 

@@ -8,7 +8,6 @@ whether the status allows it, act. `create` runs the protocol of create.py;
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import time
@@ -18,8 +17,6 @@ from berth.oci.spec import DeviceRule, Hooks, Resources, Spec
 from berth.runtime import lifecycle, state
 from berth.runtime.lifecycle import Op, Status
 from berth.runtime.state import ContainerState
-
-log = logging.getLogger(__name__)
 
 
 class Container:
@@ -160,7 +157,7 @@ def create(
             try:
                 cgroup.destroy()
             except OSError as e:
-                log.warning("container %s: %s", container_id, e)
+                _warn("container %s: %s", container_id, e)
         _remove_dir(directory)
         raise
     finally:
@@ -187,9 +184,20 @@ def _wait_gone(pid: int, reaper: bool, timeout: float = 10.0) -> None:
 
 
 def _remove_dir(directory: str) -> None:
-    import shutil
-
-    shutil.rmtree(directory, ignore_errors=True)
+    """Remove a state dir (flat: state.json, exec.fifo, temporary files)."""
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return
+    for name in names:
+        try:
+            os.unlink(os.path.join(directory, name))
+        except FileNotFoundError:
+            pass
+    try:
+        os.rmdir(directory)
+    except FileNotFoundError:
+        pass
 
 
 # ---- start, kill, pause, resume -----------------------------------------------------------
@@ -331,3 +339,10 @@ def list_all(root: str) -> list[tuple[Container, Status]]:
             continue
         out.append((container, container.status()))
     return out
+
+
+def _warn(fmt: str, *args: object) -> None:
+    """Log a warning; `logging` is imported only when there is one (start-up time)."""
+    import logging
+
+    logging.getLogger(__name__).warning(fmt, *args)

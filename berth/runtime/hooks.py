@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import logging
 
 from berth.errors import InternalError
 from berth.oci.spec import Hook
-
-log = logging.getLogger(__name__)
 
 
 def run_hooks(stage: str, hooks: list[Hook], state: dict) -> None:
@@ -49,4 +46,11 @@ def run_hooks_logged(stage: str, hooks: list[Hook], state: dict) -> None:
     try:
         run_hooks(stage, hooks, state)
     except InternalError as e:
-        log.warning("container %s: %s", state.get("id"), e)
+        _warn("container %s: %s", state.get("id"), e)
+
+
+def _warn(fmt: str, *args: object) -> None:
+    """Log a warning; `logging` is imported only when there is one (start-up time)."""
+    import logging
+
+    logging.getLogger(__name__).warning(fmt, *args)

@@ -15,41 +15,41 @@ from dataclasses import asdict, dataclass
 from berth.errors import InternalError
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MapIds:
     """intermediate -> runtime: I unshared a user namespace; write my uid/gid maps."""
 
     pid: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class IdsMapped:
     """runtime -> intermediate: the maps are written."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InitPid:
     """intermediate -> runtime: the container's init has this host pid."""
 
     pid: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MountsReady:
     """init -> runtime: the mounts are made, before pivot_root; run createRuntime hooks."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Resume:
     """runtime -> init: the hooks ran; carry on."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ready:
     """init -> runtime: set up; now waiting on the exec fifo (or about to exec)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Failed:
     """any process -> runtime: a step failed; `reason` is the one-line error."""
 

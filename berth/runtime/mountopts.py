@@ -51,7 +51,7 @@ PROPAGATION = {
 _IGNORED = frozenset({"tmpcopyup", "idmap", "ridmap", "loud", "silent"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MountOptions:
     flags: int
     propagation: tuple[int, ...]

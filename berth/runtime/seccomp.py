@@ -39,14 +39,14 @@ _OPS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Rule:
     name: str
     action: int
     args: tuple[tuple[int, int, int, int], ...]  # (index, op, value, value_two)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Plan:
     default_action: int
     architectures: tuple[str, ...]  # libseccomp names: "x86_64", "x86", ...

@@ -24,37 +24,7 @@ the version once, from what the host mounts: v1 when any v1 controller is
 mounted (hybrid hosts included), otherwise v2. Writing limits is planned as
 data first (`plan(resources)` -> list of `Write`), so unit tests can check the
 plan, and applied file by file: a cgroupfs is just files.
+
+The interface itself, `Manager`, is in interface.py (kept out of this package
+file so that importing an implementation does not import `typing`).
 """
-
-from __future__ import annotations
-
-from typing import Protocol
-
-from berth.oci.spec import Resources
-from berth.runtime.cgroups.plan import Write
-
-__all__ = ["Manager", "Write"]
-
-
-class Manager(Protocol):
-    version: int
-
-    def create(self, resources: Resources | None) -> None: ...
-
-    def add(self, pid: int) -> None: ...
-
-    def freeze(self) -> None: ...
-
-    def thaw(self) -> None: ...
-
-    def frozen(self) -> bool: ...
-
-    def pids(self) -> list[int]: ...
-
-    def destroy(self) -> None: ...
-
-    def paths(self) -> dict: ...
-
-    def mount_sources(self) -> dict[str, str]:
-        """Hierarchy name (as in /sys/fs/cgroup/<name>) -> the container's cgroup dir."""
-        ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Hierarchy:
     """One mounted cgroup tree: v1 has one per controller set, v2 a single one."""
 

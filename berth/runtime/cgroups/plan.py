@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from berth.oci.spec import Resources
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Write:
     """One cgroupfs write: `value` into `file` of the container's cgroup of `controller`."""
 
