@@ -606,11 +606,70 @@ class NetworkManager:
 
     # -- views (Docker's JSON shapes) ----------------------------------------
 
+    def network_settings(self, container_id: str, network_mode: str = "bridge") -> dict:
+        """Container inspect's NetworkSettings, in Docker's shape."""
+        sb = self.store.sandbox(container_id)
+        networks: dict[str, dict] = {}
+        mode = "bridge" if network_mode in ("", "default") else network_mode
+        if mode in ("host", "none"):
+            net = self.store.find(mode)
+            networks[mode] = _endpoint_settings(net, None)
+        for row in self.store.endpoints(container_id=container_id):
+            net = self.store.find(row.network_id)
+            networks[net.name] = _endpoint_settings(net, row)
+        main = networks.get("bridge") or {}
+        return {
+            "Bridge": "",
+            "SandboxID": hashlib.sha256(sb.netns_path.encode()).hexdigest()
+            if sb and sb.netns_path
+            else "",
+            "HairpinMode": False,
+            "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0,
+            "Ports": self.ports_of(container_id),
+            "SandboxKey": (sb.netns_path or "") if sb else "",
+            "SecondaryIPAddresses": None,
+            "SecondaryIPv6Addresses": None,
+            "EndpointID": main.get("EndpointID", ""),
+            "Gateway": main.get("Gateway", ""),
+            "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0,
+            "IPAddress": main.get("IPAddress", ""),
+            "IPPrefixLen": main.get("IPPrefixLen", 0),
+            "IPv6Gateway": "",
+            "MacAddress": main.get("MacAddress", ""),
+            "Networks": networks,
+        }
+
     def ports_of(self, container_id: str) -> dict[str, list[dict[str, str]] | None]:
         sb = self.store.sandbox(container_id)
         if sb is None:
             return {}
         return ports_view([nat.PortMapping(**m) for m in sb.ports], [])
+
+
+def _endpoint_settings(net: NetworkRecord, row: EndpointRow | None) -> dict:
+    """One entry of NetworkSettings.Networks."""
+    live = row is not None and row.ip is not None
+    prefix = ipaddress.IPv4Network(net.subnet).prefixlen if net.subnet else 0
+    return {
+        "IPAMConfig": {"IPv4Address": row.requested_ip} if row and row.requested_ip else None,
+        "Links": None,
+        "Aliases": list(row.aliases) if row and row.aliases else None,
+        "MacAddress": (row.mac or "") if row else "",
+        "DriverOpts": None,
+        "NetworkID": net.id,
+        "EndpointID": row.endpoint_id if live else "",
+        "Gateway": (net.gateway or "") if live else "",
+        "IPAddress": row.ip if live else "",
+        "IPPrefixLen": prefix if live else 0,
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "DNSNames": [row.container_name, *row.aliases, row.container_id[:12]]
+        if row and net.name != "bridge"
+        else None,
+    }
 
 
 def _mapping_dict(m: nat.PortMapping) -> dict:

@@ -63,6 +63,11 @@ def test_two_containers_reach_each_other_by_ip_and_name(manager, host_ns):
     assert "10.77.1.3" in out
     out = _busybox(a.netns_path, "nslookup", "beta.btnet", "127.0.0.11").stdout
     assert "10.77.1.3" in out
+    settings = manager.network_settings("b" * 64, "btnet")
+    ep = settings["Networks"]["btnet"]
+    assert (ep["IPAddress"], ep["IPPrefixLen"], ep["Gateway"]) == ("10.77.1.3", 24, "10.77.1.1")
+    assert ep["Aliases"] == ["db"] and ep["MacAddress"] == "02:42:0a:4d:01:03"
+    assert settings["SandboxKey"] == b.netns_path
     veths = [e.host_ifname for e in manager.endpoints("btnet")]
     assert all(netlink.link_exists(v, host_ns) for v in veths)
     manager.teardown("a" * 64)
