@@ -239,3 +239,53 @@ def test_host_and_none_modes(manager):
     assert not Path(info.netns_path).exists()
     _ = json  # keep the import for shapes checked elsewhere
     _ = socket
+
+
+def test_restart_restores_dns_and_ports_and_drops_dead_containers(
+    manager, host_ns, exec_root, tmp_path
+):
+    manager.create_network("btrestore", subnet="10.77.8.0/24")
+    a = _start(
+        manager, "a" * 64, "alive", "btrestore", port_bindings={"8080/tcp": [{"HostPort": ""}]}
+    )
+    gone = _start(manager, "d" * 64, "dead", "btrestore")
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "index.html").write_text("still here\n")
+    srv = _http_server(a.netns_path, tmp_path / "www", 8080)
+    manager.close()  # the daemon stops; containers and proxies keep running
+    again = NetworkManager(
+        open_db(tmp_path / "berth.db"),
+        ManagerConfig(
+            exec_root=exec_root,
+            host_netns=host_ns,
+            default_bridge="btdef0",
+            resolv_conf=manager.cfg.resolv_conf,
+        ),
+    )
+    try:
+        again.restore({"a" * 64})
+        assert not Path(gone.netns_path).exists()  # not running any more: torn down
+        assert again.store.sandbox("d" * 64) is None
+        out = _busybox(a.netns_path, "nslookup", "alive", "127.0.0.11").stdout
+        assert "10.77.8.2" in out
+        port = int(a.ports["8080/tcp"][0]["HostPort"])
+        assert http_get(f"/run/netns/{host_ns}", "127.0.0.1", port) == "still here\n"
+        again.unregister_container("a" * 64)
+        again.unregister_container("d" * 64)
+    finally:
+        srv.kill()
+        srv.wait()
+        again.close()
+
+
+def test_internal_network_has_no_way_out(manager):
+    net = manager.create_network("btinternal", subnet="10.77.9.0/24", internal=True)
+    info = _start(manager, "5" * 64, "secluded", "btinternal")
+    routes = _busybox(info.netns_path, "ip", "route").stdout
+    assert "default" not in routes and "10.77.9.0/24" in routes
+    forward = manager.iptables.list_rules("filter", "BERTH-FORWARD")
+    assert f"-A BERTH-FORWARD -i {net.bridge} ! -o {net.bridge} -j DROP" in forward
+    assert not any("10.77.9" in r for r in manager.iptables.list_rules("nat", "BERTH-POSTROUTING"))
+    manager.unregister_container("5" * 64)
+    manager.remove("btinternal")
+    assert not any(net.bridge in r for r in manager.iptables.list_rules("filter", "BERTH-FORWARD"))
