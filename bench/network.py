@@ -74,6 +74,11 @@ def bench_iproute(host_path: str, runs: int) -> list[float]:
 
 
 def ab_rate(host_path: str, url: str, requests: int, concurrency: int = 4) -> float:
+    """Median requests/s of three ab rounds."""
+    return statistics.median(_ab_once(host_path, url, requests, concurrency) for _ in range(3))
+
+
+def _ab_once(host_path: str, url: str, requests: int, concurrency: int) -> float:
     out = _ns_exec(
         host_path, "ab", "-q", "-n", str(requests), "-c", str(concurrency), url, timeout=300
     )

@@ -401,13 +401,16 @@ class NetworkManager:
         self.dns_table.add(net.id, net.name, row.container_id, names, row.ip)
         return row
 
-    def _leave(self, net: NetworkRecord, row: EndpointRow) -> None:
+    def _leave(self, net: NetworkRecord, row: EndpointRow, *, namespace_goes: bool = False) -> None:
+        """Detach one endpoint. When its namespace is about to be deleted, the kernel
+        destroys the veth pair with it, so the (slow, synchronous) delete is skipped."""
         self.dns_table.remove(net.id, row.container_id)
         if row.ip:
             sb = self.store.sandbox(row.container_id)
-            self.drivers[net.driver].leave(
-                net, self._endpoint(net, row), sb.netns_path if sb else None
-            )
+            if not namespace_goes:
+                self.drivers[net.driver].leave(
+                    net, self._endpoint(net, row), sb.netns_path if sb else None
+                )
             self.store.put_endpoint(replace(row, ip=None, mac=None))
 
     def _endpoint(self, net: NetworkRecord, row: EndpointRow) -> Endpoint:
@@ -556,7 +559,7 @@ class NetworkManager:
                     assert isinstance(driver, BridgeDriver)
                     driver.unpublish(net, [nat.PortMapping(**m) for m in sb.ports])
                     sb = replace(sb, ports=[])
-                self._leave(net, row)
+                self._leave(net, row, namespace_goes=sb is not None and sb.mode == "netns")
             if sb is None:
                 return
             if sb.proxy_pid:

@@ -46,7 +46,7 @@ def _bind(proto: str, host_ip: str, port: int) -> socket.socket:
 class _Side:
     """One socket of a relayed connection and what is still to be written to it."""
 
-    __slots__ = ("closed_read", "connected", "out", "peer", "shut_write", "sock")
+    __slots__ = ("closed_read", "connected", "events", "out", "peer", "shut_write", "sock")
 
     def __init__(self, sock: socket.socket, connected: bool) -> None:
         self.sock = sock
@@ -55,6 +55,7 @@ class _Side:
         self.connected = connected
         self.closed_read = False
         self.shut_write = False
+        self.events = -1  # what epoll currently watches for
 
 
 class _TcpRelay:
@@ -93,9 +94,10 @@ class _TcpRelay:
             except (BlockingIOError, InterruptedError):
                 return
             up = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            for x in (client, up):
-                x.setblocking(False)
-                x.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            client.setblocking(False)
+            up.setblocking(False)
+            up.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             err = up.connect_ex(target)
             if err not in (0, errno.EINPROGRESS):
                 client.close()

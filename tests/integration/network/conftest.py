@@ -118,3 +118,18 @@ def http_get(ns_path: str, host: str, port: int, path: str = "/", timeout: float
         if time.monotonic() > deadline:
             raise AssertionError(f"no answer from {host}:{port} in {ns_path}: {last}")
         time.sleep(0.05)
+
+
+def links_gone(host_ns: str, names: list[str], timeout: float = 10.0) -> bool:
+    """Poll until none of `names` exists in `host_ns` (the kernel frees veths of a
+    deleted namespace asynchronously)."""
+    import time
+
+    from berth.network import netlink
+
+    deadline = time.monotonic() + timeout
+    while any(netlink.link_exists(n, host_ns) for n in names):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True

@@ -15,7 +15,7 @@ from berth.errors import Conflict, Forbidden, InternalError, InvalidArgument, No
 from berth.network import netlink
 from berth.network.manager import EndpointRequest, ManagerConfig, NetworkManager, SandboxRequest
 
-from .conftest import http_get, in_ns
+from .conftest import http_get, in_ns, links_gone
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def test_two_containers_reach_each_other_by_ip_and_name(manager, host_ns):
     manager.teardown("a" * 64)
     manager.teardown("b" * 64)
     assert not Path(a.netns_path).exists()
-    assert not any(netlink.link_exists(v, host_ns) for v in veths)
+    assert links_gone(host_ns, veths)
     assert manager.dns.attached() == []
 
 
@@ -91,7 +91,7 @@ def test_cleanup_leaves_nothing(manager, host_ns):
     assert pid > 0
     manager.unregister_container("c" * 64)
     manager.remove("btclean")
-    assert not netlink.link_exists(veth, host_ns)
+    assert links_gone(host_ns, [veth])
     assert not Path(info.netns_path).exists()
     assert manager.iptables.list_rules("nat", "BERTH") == ["-N BERTH"]
     assert all("10.77.2" not in r for r in manager.iptables.list_rules("nat", "BERTH-POSTROUTING"))
