@@ -38,6 +38,10 @@ MIGRATIONS: list[tuple[int, str]] = [
         "CREATE TABLE volume_refs (volume TEXT NOT NULL REFERENCES volumes(name),"
         " container_id TEXT NOT NULL, PRIMARY KEY (volume, container_id))",
     ),
+    (
+        401,
+        "CREATE TABLE container_mounts (container_id TEXT PRIMARY KEY, mounts TEXT NOT NULL)",
+    ),
 ]
 
 
