@@ -1,10 +1,15 @@
 """VolumeManager: named and anonymous volumes, and turning mount requests into OCI mounts.
 
 The daemon calls, per container:
-  create -> `resolve(container_id, requests, rootfs)` -> OCI mount entries + inspect's Mounts;
-            volumes are created on demand, filled from the image (copy-up), and
-            referenced by the container so `volume rm` refuses them while used
-  remove -> `release(container_id, remove_anonymous=rm -v)`
+  create -> `prepare(container_id, requests)`: volumes are created on demand
+            (anonymous ones get their random name once, here), referenced by the
+            container so `volume rm` refuses them while used, and the resolved
+            mounts are stored;
+  start  -> `start_mounts(container_id, rootfs)` -> OCI mount entries; mounts
+            tmpfs-backed volumes and fills empty new volumes from the image (copy-up);
+  inspect-> `inspect_mounts(container_id)` -> Docker's "Mounts";
+  remove -> `release(container_id, remove_anonymous=rm -v)`.
+`resolve(...)` does create and start in one call (tests, one-shot tools).
 """
 
 from __future__ import annotations
@@ -136,7 +141,12 @@ class VolumeManager:
     # -- containers -----------------------------------------------------------
 
     def resolve(
-        self, container_id: str, requests: list[MountRequest], rootfs: Path | None = None
+        self,
+        container_id: str,
+        requests: list[MountRequest],
+        rootfs: Path | None = None,
+        *,
+        mount: bool = True,
     ) -> list[ResolvedMount]:
         """Turn requests into OCI mounts; create, fill and reference volumes. All or nothing."""
         out: list[ResolvedMount] = []
@@ -148,7 +158,7 @@ class VolumeManager:
                 elif req.type == "tmpfs":
                     out.append(_tmpfs(req))
                 else:
-                    r, new = self._volume(container_id, req, rootfs)
+                    r, new = self._volume(container_id, req, rootfs, mount)
                     if new:
                         created.append(r.volume)
                     out.append(r)
@@ -159,6 +169,42 @@ class VolumeManager:
                     self.remove(name)
             raise
         return out
+
+    def prepare(self, container_id: str, requests: list[MountRequest]) -> list[ResolvedMount]:
+        """Resolve and record a container's mounts at create (no copy-up yet)."""
+        resolved = self.resolve(container_id, requests, None, mount=False)
+        nocopy = {r.target for r in requests if r.nocopy}
+        self.store.put_mounts(
+            container_id,
+            [
+                {
+                    "oci": r.oci,
+                    "inspect": r.inspect,
+                    "volume": r.volume,
+                    "nocopy": r.oci["destination"] in nocopy,
+                }
+                for r in resolved
+            ],
+        )
+        return resolved
+
+    def start_mounts(self, container_id: str, rootfs: Path | None) -> list[dict]:
+        """OCI mounts for a start: mount what needs mounting, copy image content into empty volumes."""
+        out = []
+        for m in self.store.mounts(container_id) or []:
+            if m["volume"]:
+                vol = self.get(m["volume"])
+                mp = self._driver(vol.driver).mount(vol)
+                if rootfs is not None and not m["nocopy"]:
+                    try:
+                        copy_up(rootfs, m["oci"]["destination"], mp)
+                    except OSError as e:
+                        log.warning("volume %s: copy-up failed: %s", vol.name, e)
+            out.append(m["oci"])
+        return out
+
+    def inspect_mounts(self, container_id: str) -> list[dict]:
+        return [m["inspect"] for m in self.store.mounts(container_id) or []]
 
     def _bind(self, req: MountRequest) -> ResolvedMount:
         src = Path(req.source)
@@ -182,7 +228,7 @@ class VolumeManager:
         )
 
     def _volume(
-        self, container_id: str, req: MountRequest, rootfs: Path | None
+        self, container_id: str, req: MountRequest, rootfs: Path | None, mount: bool
     ) -> tuple[ResolvedMount, bool]:
         with self._lock:
             new = not req.source or self.store.get(req.source) is None
@@ -193,8 +239,9 @@ class VolumeManager:
                 options=req.volume_options,
             )
             self.store.add_ref(vol.name, container_id)
-        mp = self._driver(vol.driver).mount(vol)
-        if rootfs is not None and not req.nocopy:
+        drv = self._driver(vol.driver)
+        mp = drv.mount(vol) if mount else drv.mountpoint(vol)
+        if mount and rootfs is not None and not req.nocopy:
             try:
                 copy_up(rootfs, req.target, mp)
             except OSError as e:
@@ -221,6 +268,7 @@ class VolumeManager:
     def release(self, container_id: str, *, remove_anonymous: bool = False) -> list[str]:
         """Drop the container's references; with `rm -v`, remove its anonymous volumes."""
         with self._lock:
+            self.store.delete_mounts(container_id)
             names = self.store.drop_refs(container_id)
             removed = []
             for name in names:

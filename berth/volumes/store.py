@@ -65,3 +65,19 @@ class VolumeStore:
                 "SELECT volume FROM volume_refs WHERE container_id=?", (container_id,)
             )
         ]
+
+    # a container's resolved mounts (MIGRATION 401)
+    def put_mounts(self, container_id: str, mounts: list[dict]) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO container_mounts (container_id, mounts) VALUES (?,?)",
+            (container_id, json.dumps(mounts)),
+        )
+
+    def mounts(self, container_id: str) -> list[dict] | None:
+        row = self.conn.execute(
+            "SELECT mounts FROM container_mounts WHERE container_id=?", (container_id,)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def delete_mounts(self, container_id: str) -> None:
+        self.conn.execute("DELETE FROM container_mounts WHERE container_id=?", (container_id,))
