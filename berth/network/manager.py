@@ -373,9 +373,11 @@ class NetworkManager:
         return ipam.configure(net.subnet, net.gateway, net.ip_range, taken=[])
 
     def _allocate(self, net: NetworkRecord, ep: EndpointRow) -> EndpointRow:
-        """Give `ep` an address inside one transaction; the index forbids duplicates."""
+        """Give `ep` an address. The manager's lock serialises allocations in berthd and
+        the unique (network, ip) index refuses a duplicate whatever happens; no
+        explicit transaction, because the daemon shares this SQLite connection."""
         cfg = self._ipam(net)
-        with self.store.transaction():
+        with self._lock:
             used = {ipaddress.IPv4Address(a) for a in self.store.used_ips(net.id)}
             if ep.requested_ip:
                 addr = ipam.check_requested(cfg, ipam.parse_address(ep.requested_ip), used)
@@ -463,6 +465,7 @@ class NetworkManager:
                     hosts.resolv_conf(host_rc, embedded=False, dns=req.dns),
                     {},
                 )
+            self._recheck_default_subnet()
             path = str(self.netns_dir / req.container_id)
             netlink.create_sandbox(path)
             sb = SandboxRow(req.container_id, "netns", netns_path=path)
@@ -537,6 +540,44 @@ class NetworkManager:
                 dns_options=req.dns_options,
             ),
             ports_view(applied, requests),
+        )
+
+    def _recheck_default_subnet(self) -> None:
+        """Before the default bridge is first built, make sure its subnet is still free.
+
+        Its subnet was chosen when the daemon first started; another engine (or a
+        second berthd) may have taken it since. While the bridge does not exist and
+        no container holds an address on it, choosing again costs nothing.
+        """
+        try:
+            net = self.store.find("bridge")
+        except NotFound:
+            return
+        if (
+            not net.predefined
+            or not net.bridge
+            or netlink.link_exists(net.bridge, self.cfg.host_netns)
+        ):
+            return
+        if self.store.used_ips(net.id):
+            return
+        routes = netlink.host_routes(self.cfg.host_netns)
+        if not any(ipaddress.IPv4Network(net.subnet).overlaps(r) for r in routes):
+            return
+        others = [
+            ipaddress.IPv4Network(n.subnet)
+            for n in self.store.networks()
+            if n.subnet and n.id != net.id
+        ]
+        cfg = ipam.configure(None, None, None, taken=others + routes, pools=self.cfg.pools)
+        fresh = replace(
+            net, subnet=str(cfg.subnet), gateway=str(cfg.gateway), ip_range=str(cfg.ip_range)
+        )
+        self.store.replace_network(fresh)
+        log.info(
+            "default network moved from %s to %s (the old subnet is routed by the host)",
+            net.subnet,
+            fresh.subnet,
         )
 
     def _attach_dns(self, container_id: str, sb: SandboxRow) -> None:

@@ -76,6 +76,11 @@ class NetworkStore:
         except sqlite3.IntegrityError:
             raise Conflict(f"network with name {net.name} already exists") from None
 
+    def replace_network(self, net: NetworkRecord) -> None:
+        self.conn.execute(
+            "UPDATE networks SET config=? WHERE id=?", (json.dumps(asdict(net)), net.id)
+        )
+
     def delete_network(self, net_id: str) -> None:
         self.conn.execute("DELETE FROM network_ipam WHERE network_id=?", (net_id,))
         self.conn.execute("DELETE FROM networks WHERE id=?", (net_id,))

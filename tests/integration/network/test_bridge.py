@@ -289,3 +289,22 @@ def test_internal_network_has_no_way_out(manager):
     manager.unregister_container("5" * 64)
     manager.remove("btinternal")
     assert not any(net.bridge in r for r in manager.iptables.list_rules("filter", "BERTH-FORWARD"))
+
+
+def test_default_bridge_moves_off_a_subnet_the_host_took_meanwhile(manager, host_ns):
+    from pyroute2 import NetNS
+
+    taken = manager.get("bridge").subnet
+    with NetNS(host_ns) as ns:  # another engine's bridge appears on the same subnet
+        ns.link("add", ifname="btother0", kind="bridge")
+        idx = ns.link_lookup(ifname="btother0")[0]
+        ns.addr(
+            "add", index=idx, address=taken.split("/")[0].rsplit(".", 2)[0] + ".0.1", prefixlen=16
+        )
+        ns.link("set", index=idx, state="up")
+    info = _start(manager, "6" * 64, "mover", "bridge")
+    moved = manager.get("bridge").subnet
+    assert moved != taken
+    prefix = moved.split("/")[0].rsplit(".", 2)[0]
+    assert f"{prefix}.0.2\t" in info.hosts
+    manager.unregister_container("6" * 64)
