@@ -1,0 +1,600 @@
+"""Container commands that are one or two API calls: ps, stop, rm, logs, top, cp, stats ..."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from berth.cli import common, humanize, table
+from berth.cli.flags import BOOL, INT, LIST, STR, Flag, Spec, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from berth.cli.main import Context
+
+_FORMAT = Flag("--format", STR, help="Format output using a custom template")
+_FILTER = Flag("-f, --filter", LIST, help="Filter output based on conditions provided")
+
+SPECS: dict[str, Spec] = {
+    "ps": Spec(
+        "ps [OPTIONS]",
+        "List containers",
+        [
+            Flag("-a, --all", help="Show all containers (default shows just running)"),
+            _FILTER,
+            _FORMAT,
+            Flag("-n, --last", INT, -1, "Show n last created containers (includes all states)"),
+            Flag("-l, --latest", help="Show the latest created container (includes all states)"),
+            Flag("--no-trunc", help="Don't truncate output"),
+            Flag("-q, --quiet", help="Only display container IDs"),
+            Flag("-s, --size", help="Display total file sizes"),
+        ],
+        max_args=0,
+    ),
+    "stop": Spec(
+        "stop [OPTIONS] CONTAINER [CONTAINER...]",
+        "Stop one or more running containers",
+        [
+            Flag("-s, --signal", STR, help="Signal to send to the container"),
+            Flag("-t, --time", INT, help="Seconds to wait before killing the container"),
+        ],
+        min_args=1,
+    ),
+    "restart": Spec(
+        "restart [OPTIONS] CONTAINER [CONTAINER...]",
+        "Restart one or more containers",
+        [
+            Flag("-s, --signal", STR, help="Signal to send to the container"),
+            Flag("-t, --time", INT, help="Seconds to wait before killing the container"),
+        ],
+        min_args=1,
+    ),
+    "kill": Spec(
+        "kill [OPTIONS] CONTAINER [CONTAINER...]",
+        "Kill one or more running containers",
+        [Flag("-s, --signal", STR, "KILL", "Signal to send to the container")],
+        min_args=1,
+    ),
+    "rm": Spec(
+        "rm [OPTIONS] CONTAINER [CONTAINER...]",
+        "Remove one or more containers",
+        [
+            Flag("-f, --force", help="Force the removal of a running container (uses SIGKILL)"),
+            Flag("-l, --link", help="Remove the specified link"),
+            Flag("-v, --volumes", help="Remove anonymous volumes associated with the container"),
+        ],
+        min_args=1,
+    ),
+    "logs": Spec(
+        "logs [OPTIONS] CONTAINER",
+        "Fetch the logs of a container",
+        [
+            Flag("--details", help="Show extra details provided to logs"),
+            Flag("-f, --follow", help="Follow log output"),
+            Flag("--since", STR, help="Show logs since timestamp or relative (e.g. 42m)"),
+            Flag("-n, --tail", STR, "all", "Number of lines to show from the end of the logs"),
+            Flag("-t, --timestamps", help="Show timestamps"),
+            Flag("--until", STR, help="Show logs before a timestamp or relative (e.g. 42m)"),
+        ],
+        min_args=1,
+        max_args=1,
+    ),
+    "top": Spec(
+        "top CONTAINER [ps OPTIONS]",
+        "Display the running processes of a container",
+        [],
+        min_args=1,
+        interspersed=False,
+    ),
+    "wait": Spec(
+        "wait CONTAINER [CONTAINER...]",
+        "Block until one or more containers stop, then print their exit codes",
+        [],
+        min_args=1,
+    ),
+    "rename": Spec("rename CONTAINER NEW_NAME", "Rename a container", [], 2, 2),
+    "pause": Spec(
+        "pause CONTAINER [CONTAINER...]", "Pause all processes within one or more containers", [], 1
+    ),
+    "unpause": Spec(
+        "unpause CONTAINER [CONTAINER...]",
+        "Unpause all processes within one or more containers",
+        [],
+        1,
+    ),
+    "diff": Spec(
+        "diff CONTAINER",
+        "Inspect changes to files or directories on a container's filesystem",
+        [],
+        1,
+        1,
+    ),
+    "export": Spec(
+        "export [OPTIONS] CONTAINER",
+        "Export a container's filesystem as a tar archive",
+        [Flag("-o, --output", STR, help="Write to a file, instead of STDOUT")],
+        1,
+        1,
+    ),
+    "cp": Spec(
+        "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
+        "Copy files/folders between a container and the local filesystem",
+        [
+            Flag("-a, --archive", help="Archive mode (copy all uid/gid information)"),
+            Flag("-L, --follow-link", help="Always follow symbol link in SRC_PATH"),
+            Flag("-q, --quiet", help="Suppress progress output during copy"),
+        ],
+        2,
+        2,
+    ),
+    "port": Spec(
+        "port CONTAINER [PRIVATE_PORT[/PROTO]]",
+        "List port mappings or a specific mapping for the container",
+        [],
+        1,
+        2,
+    ),
+    "update": Spec(
+        "update [OPTIONS] CONTAINER [CONTAINER...]",
+        "Update configuration of one or more containers",
+        [
+            Flag("--cpu-shares", INT, help="CPU shares (relative weight)"),
+            Flag("--cpus", STR, help="Number of CPUs"),
+            Flag("--cpuset-cpus", STR, help="CPUs in which to allow execution"),
+            Flag("-m, --memory", STR, help="Memory limit"),
+            Flag("--memory-reservation", STR, help="Memory soft limit"),
+            Flag("--memory-swap", STR, help="Swap limit equal to memory plus swap"),
+            Flag("--pids-limit", INT, help="Tune container pids limit (set -1 for unlimited)"),
+            Flag("--restart", STR, help="Restart policy to apply when a container exits"),
+        ],
+        1,
+    ),
+    "stats": Spec(
+        "stats [OPTIONS] [CONTAINER...]",
+        "Display a live stream of container(s) resource usage statistics",
+        [
+            Flag("-a, --all", help="Show all containers (default shows just running)"),
+            _FORMAT,
+            Flag("--no-stream", help="Disable streaming stats and only pull the first result"),
+            Flag("--no-trunc", help="Do not truncate output"),
+        ],
+    ),
+    "commit": Spec(
+        "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
+        "Create a new image from a container's changes",
+        [
+            Flag("-a, --author", STR, help="Author"),
+            Flag("-c, --change", LIST, help="Apply Dockerfile instruction to the created image"),
+            Flag("-m, --message", STR, help="Commit message"),
+            Flag("-p, --pause", BOOL, True, "Pause container during commit"),
+        ],
+        1,
+        2,
+    ),
+    "container prune": Spec(
+        "container prune [OPTIONS]",
+        "Remove all stopped containers",
+        [_FILTER, Flag("-f, --force", help="Do not prompt for confirmation")],
+        max_args=0,
+    ),
+}
+
+PS_HEADERS = {
+    "ID": "CONTAINER ID",
+    "Image": "IMAGE",
+    "Command": "COMMAND",
+    "CreatedAt": "CREATED AT",
+    "RunningFor": "CREATED",
+    "Ports": "PORTS",
+    "State": "STATE",
+    "Status": "STATUS",
+    "Size": "SIZE",
+    "Names": "NAMES",
+    "Labels": "LABELS",
+    "Mounts": "MOUNTS",
+    "Networks": "NETWORKS",
+    "LocalVolumes": "LOCAL VOLUMES",
+}
+
+
+def display_ports(ports: list[dict[str, Any]]) -> str:
+    """`0.0.0.0:8080->80/tcp, 443/tcp`, sorted like docker's PORTS column."""
+    out = []
+    seen = set()
+    for p in sorted(
+        ports or [], key=lambda p: (p.get("PrivatePort", 0), p.get("Type", ""), p.get("IP", ""))
+    ):
+        kind = p.get("Type", "tcp")
+        if p.get("PublicPort"):
+            ip = p.get("IP", "")
+            host = f"[{ip}]" if ":" in ip else ip
+            text = f"{host}:{p['PublicPort']}->{p['PrivatePort']}/{kind}"
+        else:
+            text = f"{p.get('PrivatePort')}/{kind}"
+        if text not in seen:
+            seen.add(text)
+            out.append(text)
+    return ", ".join(out)
+
+
+def go_time(unix: float) -> str:
+    """Go's time.Time String() in UTC: `2026-11-29 04:10:57 +0000 UTC`."""
+    return time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(unix))
+
+
+def ps_row(c: dict[str, Any], trunc: bool, now: float) -> dict[str, Any]:
+    """A container summary as the fields docker's ps template sees."""
+    cid = c.get("Id", "")
+    command = c.get("Command", "")
+    if trunc:
+        command = humanize.ellipsis(command, 20)
+    names = [n[1:] if n.startswith("/") else n for n in c.get("Names") or []]
+    names = [n for n in names if "/" not in n] if trunc else names
+    image = c.get("Image", "")
+    if trunc and image.startswith("sha256:"):
+        image = humanize.short_id(image)
+    labels = c.get("Labels") or {}
+    size = ""
+    if "SizeRw" in c or "SizeRootFs" in c:
+        size = humanize.size(c.get("SizeRw") or 0, 3)
+        size += f" (virtual {humanize.size(c.get('SizeRootFs') or 0, 3)})"
+    mounts = [m.get("Name") or m.get("Source", "") for m in c.get("Mounts") or []]
+    networks = sorted((c.get("NetworkSettings") or {}).get("Networks") or {})
+    return {
+        "ID": humanize.short_id(cid) if trunc else cid,
+        "Image": image,
+        "Command": humanize.go_quote(command),
+        "CreatedAt": go_time(c.get("Created", 0)),
+        "RunningFor": humanize.ago(c.get("Created", 0), now),
+        "Ports": display_ports(c.get("Ports") or []),
+        "State": c.get("State", ""),
+        "Status": c.get("Status", ""),
+        "Size": size,
+        "Names": ",".join(names),
+        "Labels": ",".join(f"{k}={v}" for k, v in labels.items()),
+        "Label": lambda key: labels.get(key, ""),
+        "Mounts": ",".join(mounts),
+        "Networks": ",".join(networks),
+        "LocalVolumes": str(sum(1 for m in c.get("Mounts") or [] if m.get("Driver") == "local")),
+    }
+
+
+def run_ps(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    limit = 1 if o["latest"] else o["last"]
+    params = {
+        "all": o["all"] or limit != -1 or None,
+        "limit": limit if limit != -1 else None,
+        "size": o["size"] or None,
+        "filters": common.filters_param(o["filter"]),
+    }
+    containers = ctx.client.get("/containers/json", params=params) or []
+    fmt = o["format"]
+    if o["quiet"]:
+        fmt = "{{.ID}}"
+    elif not fmt:
+        fmt = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+        if o["size"]:
+            fmt += "\t{{.Size}}"
+    now = time.time()
+    rows = [ps_row(c, not o["no_trunc"], now) for c in containers]
+    sys.stdout.write(table.render(fmt, rows, PS_HEADERS))
+    return 0
+
+
+def _ignore_not_modified(call: Any) -> Any:
+    from berth.errors import NotModified
+
+    try:
+        return call()
+    except NotModified:
+        return None
+
+
+def run_stop(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    params = {"t": o["time"], "signal": o["signal"]}
+    return common.for_each(
+        args,
+        lambda n: _ignore_not_modified(
+            lambda: ctx.client.post(f"/containers/{common.quote(n)}/stop", params=params)
+        ),
+    )
+
+
+def run_restart(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    params = {"t": o["time"], "signal": o["signal"]}
+    return common.for_each(
+        args, lambda n: ctx.client.post(f"/containers/{common.quote(n)}/restart", params=params)
+    )
+
+
+def run_kill(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    params = {"signal": o["signal"]}
+    return common.for_each(
+        args, lambda n: ctx.client.post(f"/containers/{common.quote(n)}/kill", params=params)
+    )
+
+
+def run_rm(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    params = {"force": o["force"] or None, "v": o["volumes"] or None, "link": o["link"] or None}
+    return common.for_each(
+        args, lambda n: ctx.client.delete(f"/containers/{common.quote(n)}", params=params)
+    )
+
+
+def run_pause(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    return common.for_each(args, lambda n: ctx.client.post(f"/containers/{common.quote(n)}/pause"))
+
+
+def run_unpause(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    return common.for_each(
+        args, lambda n: ctx.client.post(f"/containers/{common.quote(n)}/unpause")
+    )
+
+
+def run_wait(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    def wait(name: str) -> str:
+        result = ctx.client.post(f"/containers/{common.quote(name)}/wait") or {}
+        return str(result.get("StatusCode", 0))
+
+    return common.for_each(args, wait)
+
+
+def run_rename(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    old, new = args
+    if not new.strip():
+        raise UsageError("Error: Neither old nor new names may be empty", 1)
+    ctx.client.post(f"/containers/{common.quote(old)}/rename", params={"name": new})
+    return 0
+
+
+def inspect_container(ctx: Context, name: str) -> dict[str, Any]:
+    return ctx.client.get(f"/containers/{common.quote(name)}/json")
+
+
+def run_logs(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    from berth.cli import streams
+
+    name = args[0]
+    info = inspect_container(ctx, name)
+    params = {
+        "stdout": True,
+        "stderr": True,
+        "follow": o["follow"] or None,
+        "timestamps": o["timestamps"] or None,
+        "details": o["details"] or None,
+        "tail": o["tail"] if o["tail"] != "all" else None,
+        "since": humanize.parse_timestamp(o["since"]) if o["since"] else None,
+        "until": humanize.parse_timestamp(o["until"]) if o["until"] else None,
+    }
+    resp = ctx.client.request("GET", f"/containers/{common.quote(name)}/logs", params=params)
+    try:
+        streams.copy_output(resp.iter_raw(), tty=bool(info.get("Config", {}).get("Tty")))
+    finally:
+        resp.close()
+    return 0
+
+
+def run_top(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    params = {"ps_args": " ".join(args[1:])} if len(args) > 1 else None
+    result = ctx.client.get(f"/containers/{common.quote(args[0])}/top", params=params)
+    lines = ["\t".join(result.get("Titles") or [])]
+    lines += ["\t".join(p) for p in result.get("Processes") or []]
+    rows = [line.split("\t") for line in lines]
+    widths = [max(len(r[i]) if i < len(r) else 0 for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        cells = [c.ljust(max(widths[i] + 3, 20)) for i, c in enumerate(r[:-1])]
+        print("".join(cells) + r[-1])
+    return 0
+
+
+def run_diff(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    changes = ctx.client.get(f"/containers/{common.quote(args[0])}/changes") or []
+    kinds = {0: "C", 1: "A", 2: "D"}
+    for change in changes:
+        print(f"{kinds.get(change.get('Kind'), '?')} {change.get('Path')}")
+    return 0
+
+
+def run_export(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    if not o["output"] and sys.stdout.isatty():
+        raise UsageError("cowardly refusing to save to a terminal. Use the -o flag or redirect", 1)
+    resp = ctx.client.request("GET", f"/containers/{common.quote(args[0])}/export")
+    try:
+        common.write_binary(resp.iter_raw(), o["output"], "export")
+    finally:
+        resp.close()
+    return 0
+
+
+def run_cp(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    from berth.cli import copying
+
+    src, dst = args
+    src_c, src_path = copying.split_container_path(src)
+    dst_c, dst_path = copying.split_container_path(dst)
+    if src_c and dst_c:
+        raise UsageError("copying between containers is not supported", 1)
+    if not src_c and not dst_c:
+        raise UsageError("must specify at least one container source", 1)
+    if src_c:
+        copying.copy_from_container(ctx.client, src_c, src_path, dst_path, o["follow_link"])
+    else:
+        copying.copy_to_container(ctx.client, src_path, dst_c, dst_path, o["follow_link"])
+    return 0
+
+
+def run_port(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    info = inspect_container(ctx, args[0])
+    ports = (info.get("NetworkSettings") or {}).get("Ports") or {}
+    if len(args) == 2:
+        want = args[1] if "/" in args[1] else args[1] + "/tcp"
+        bindings = ports.get(want)
+        if not bindings:
+            print(
+                f"Error: No public port '{want}' published for {args[0]}",
+                file=sys.stderr,
+            )
+            return 1
+        for b in bindings:
+            print(f"{b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')}")
+        return 0
+    for key in sorted(ports, key=lambda k: (int(k.split("/")[0]), k)):
+        for b in ports[key] or []:
+            ip = b.get("HostIp") or "0.0.0.0"
+            ip = f"[{ip}]" if ":" in ip else ip
+            print(f"{key} -> {ip}:{b.get('HostPort')}")
+    return 0
+
+
+def run_update(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    body: dict[str, Any] = {}
+    if o["cpu_shares"] is not None:
+        body["CpuShares"] = o["cpu_shares"]
+    if o["cpus"]:
+        body["NanoCpus"] = int(float(o["cpus"]) * 1e9)
+    if o["cpuset_cpus"]:
+        body["CpusetCpus"] = o["cpuset_cpus"]
+    for flag, key in (
+        ("memory", "Memory"),
+        ("memory_reservation", "MemoryReservation"),
+        ("memory_swap", "MemorySwap"),
+    ):
+        if o[flag]:
+            body[key] = -1 if o[flag] == "-1" else humanize.parse_size(o[flag])
+    if o["pids_limit"] is not None:
+        body["PidsLimit"] = o["pids_limit"]
+    if o["restart"]:
+        from berth.cli.runopts import restart_policy
+
+        body["RestartPolicy"] = restart_policy(o["restart"])
+    if not body:
+        raise UsageError("you must provide one or more flags when using this command", 1)
+
+    def update(name: str) -> None:
+        result = ctx.client.post(f"/containers/{common.quote(name)}/update", body=body) or {}
+        for warning in result.get("Warnings") or []:
+            print(warning, file=sys.stderr)
+
+    return common.for_each(args, update)
+
+
+def run_commit(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    repo, tag = None, None
+    if len(args) == 2:
+        from berth.cli.refs import split_tag
+
+        repo, tag = split_tag(args[1])
+    params = {
+        "container": args[0],
+        "repo": repo,
+        "tag": tag,
+        "comment": o["message"],
+        "author": o["author"],
+        "pause": o["pause"],
+        "changes": o["change"] or None,
+    }
+    if o["change"]:
+        params["changes"] = "\n".join(o["change"])
+    result = ctx.client.post("/commit", params=params, body={}) or {}
+    print(result.get("Id", ""))
+    return 0
+
+
+def run_container_prune(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    if not common.confirm("WARNING! This will remove all stopped containers.", o["force"]):
+        return 0
+    result = (
+        ctx.client.post("/containers/prune", params={"filters": common.filters_param(o["filter"])})
+        or {}
+    )
+    deleted = result.get("ContainersDeleted") or []
+    if deleted:
+        print("Deleted Containers:")
+        for cid in deleted:
+            print(cid)
+        print()
+    print(f"Total reclaimed space: {humanize.size(result.get('SpaceReclaimed') or 0)}")
+    return 0
+
+
+# -- stats ------------------------------------------------------------------
+
+STATS_HEADERS = {
+    "Container": "CONTAINER",
+    "ID": "CONTAINER ID",
+    "Name": "NAME",
+    "CPUPerc": "CPU %",
+    "MemUsage": "MEM USAGE / LIMIT",
+    "MemPerc": "MEM %",
+    "NetIO": "NET I/O",
+    "BlockIO": "BLOCK I/O",
+    "PIDs": "PIDS",
+}
+
+
+def stats_row(s: dict[str, Any], trunc: bool) -> dict[str, Any]:
+    """One stats sample as docker's stats columns (CPU % from the two samples in it)."""
+    cpu = s.get("cpu_stats") or {}
+    pre = s.get("precpu_stats") or {}
+    cpu_delta = (cpu.get("cpu_usage") or {}).get("total_usage", 0) - (
+        pre.get("cpu_usage") or {}
+    ).get("total_usage", 0)
+    sys_delta = (cpu.get("system_cpu_usage") or 0) - (pre.get("system_cpu_usage") or 0)
+    ncpu = (
+        cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or []) or 1
+    )
+    cpu_pct = cpu_delta / sys_delta * ncpu * 100.0 if sys_delta > 0 and cpu_delta > 0 else 0.0
+    mem = s.get("memory_stats") or {}
+    usage = mem.get("usage") or 0
+    mstats = mem.get("stats") or {}
+    usage -= mstats.get("total_inactive_file", mstats.get("inactive_file", 0)) or 0
+    limit = mem.get("limit") or 0
+    mem_pct = usage / limit * 100.0 if limit else 0.0
+    rx = sum(n.get("rx_bytes", 0) for n in (s.get("networks") or {}).values())
+    tx = sum(n.get("tx_bytes", 0) for n in (s.get("networks") or {}).values())
+    rd = wr = 0
+    for e in (s.get("blkio_stats") or {}).get("io_service_bytes_recursive") or []:
+        if (e.get("op") or "").lower() == "read":
+            rd += e.get("value", 0)
+        elif (e.get("op") or "").lower() == "write":
+            wr += e.get("value", 0)
+    cid = s.get("id", "")
+    name = (s.get("name") or "").lstrip("/")
+    return {
+        "Container": humanize.short_id(cid) if trunc else cid,
+        "ID": humanize.short_id(cid) if trunc else cid,
+        "Name": name,
+        "CPUPerc": f"{cpu_pct:.2f}%",
+        "MemUsage": f"{humanize.bytes_size(usage)} / {humanize.bytes_size(limit)}",
+        "MemPerc": f"{mem_pct:.2f}%",
+        "NetIO": f"{humanize.size(rx, 3)} / {humanize.size(tx, 3)}",
+        "BlockIO": f"{humanize.size(rd, 3)} / {humanize.size(wr, 3)}",
+        "PIDs": str((s.get("pids_stats") or {}).get("current", 0)),
+    }
+
+
+def run_stats(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    names = args
+    if not names:
+        listed = ctx.client.get("/containers/json", params={"all": o["all"] or None}) or []
+        names = [c["Id"] for c in listed]
+    fmt = (
+        o["format"]
+        or "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}"
+    )
+    while True:
+        rows = []
+        for name in names:
+            sample = ctx.client.get(
+                f"/containers/{common.quote(name)}/stats", params={"stream": False}
+            )
+            rows.append(stats_row(sample or {}, not o["no_trunc"]))
+        text = table.render(fmt, rows, STATS_HEADERS)
+        if o["no_stream"]:
+            sys.stdout.write(text)
+            return 0
+        sys.stdout.write("\033[2J\033[H" + text)
+        sys.stdout.flush()
+        time.sleep(1)  # docker refreshes the screen once a second

@@ -1,0 +1,690 @@
+"""Image and registry commands: images, rmi, tag, history, save, load, import, pull,
+push, image prune, build, login, logout, search, manifest inspect, registry serve."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from berth.cli import common, humanize, progress, table
+from berth.cli.flags import BOOL, LIST, STR, Flag, Spec, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from berth.cli.main import Context
+
+_FORMAT = Flag("--format", STR, help="Format output using a custom template")
+
+SPECS: dict[str, Spec] = {
+    "images": Spec(
+        "images [OPTIONS] [REPOSITORY[:TAG]]",
+        "List images",
+        [
+            Flag("-a, --all", help="Show all images (default hides intermediate images)"),
+            Flag("--digests", help="Show digests"),
+            Flag("-f, --filter", LIST, help="Filter output based on conditions provided"),
+            _FORMAT,
+            Flag("--no-trunc", help="Don't truncate output"),
+            Flag("-q, --quiet", help="Only show image IDs"),
+        ],
+        max_args=1,
+    ),
+    "rmi": Spec(
+        "rmi [OPTIONS] IMAGE [IMAGE...]",
+        "Remove one or more images",
+        [
+            Flag("-f, --force", help="Force removal of the image"),
+            Flag("--no-prune", help="Do not delete untagged parents"),
+        ],
+        min_args=1,
+    ),
+    "tag": Spec(
+        "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+        "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+        [],
+        2,
+        2,
+    ),
+    "history": Spec(
+        "history [OPTIONS] IMAGE",
+        "Show the history of an image",
+        [
+            _FORMAT,
+            Flag("-H, --human", BOOL, True, "Print sizes and dates in human readable format"),
+            Flag("--no-trunc", help="Don't truncate output"),
+            Flag("-q, --quiet", help="Only show image IDs"),
+        ],
+        1,
+        1,
+    ),
+    "save": Spec(
+        "save [OPTIONS] IMAGE [IMAGE...]",
+        "Save one or more images to a tar archive (streamed to STDOUT by default)",
+        [Flag("-o, --output", STR, help="Write to a file, instead of STDOUT")],
+        min_args=1,
+    ),
+    "load": Spec(
+        "load [OPTIONS]",
+        "Load an image from a tar archive or STDIN",
+        [
+            Flag("-i, --input", STR, help="Read from tar archive file, instead of STDIN"),
+            Flag("-q, --quiet", help="Suppress the load output"),
+        ],
+        max_args=0,
+    ),
+    "import": Spec(
+        "import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+        "Import the contents from a tarball to create a filesystem image",
+        [
+            Flag("-c, --change", LIST, help="Apply Dockerfile instruction to the created image"),
+            Flag("-m, --message", STR, help="Set commit message for imported image"),
+            Flag("--platform", STR, help="Set platform if server is multi-platform capable"),
+        ],
+        1,
+        2,
+    ),
+    "pull": Spec(
+        "pull [OPTIONS] NAME[:TAG|@DIGEST]",
+        "Download an image from a registry",
+        [
+            Flag("-a, --all-tags", help="Download all tagged images in the repository"),
+            Flag("--platform", STR, help="Set platform if server is multi-platform capable"),
+            Flag("-q, --quiet", help="Suppress verbose output"),
+        ],
+        1,
+        1,
+    ),
+    "push": Spec(
+        "push [OPTIONS] NAME[:TAG]",
+        "Upload an image to a registry",
+        [
+            Flag("-a, --all-tags", help="Push all tags of an image to the repository"),
+            Flag("-q, --quiet", help="Suppress verbose output"),
+        ],
+        1,
+        1,
+    ),
+    "image prune": Spec(
+        "image prune [OPTIONS]",
+        "Remove unused images",
+        [
+            Flag("-a, --all", help="Remove all unused images, not just dangling ones"),
+            Flag("--filter", LIST, help='Provide filter values (e.g. "until=<timestamp>")'),
+            Flag("-f, --force", help="Do not prompt for confirmation"),
+        ],
+        max_args=0,
+    ),
+    "build": Spec(
+        "build [OPTIONS] PATH | URL | -",
+        "Build an image from a Dockerfile",
+        [
+            Flag("--build-arg", LIST, help="Set build-time variables"),
+            Flag("-f, --file", STR, help="Name of the Dockerfile (default: 'PATH/Dockerfile')"),
+            Flag("--force-rm", help="Always remove intermediate containers"),
+            Flag("--label", LIST, help="Set metadata for an image"),
+            Flag("--network", STR, help="Set the networking mode for the RUN instructions"),
+            Flag("--no-cache", help="Do not use cache when building the image"),
+            Flag("--platform", STR, help="Set platform if server is multi-platform capable"),
+            Flag("--pull", help="Always attempt to pull a newer version of the image"),
+            Flag("-q, --quiet", help="Suppress the build output and print image ID on success"),
+            Flag("--rm", BOOL, True, "Remove intermediate containers after a successful build"),
+            Flag("-t, --tag", LIST, help="Name and optionally a tag in the 'name:tag' format"),
+            Flag("--target", STR, help="Set the target build stage to build"),
+        ],
+        1,
+        1,
+    ),
+    "login": Spec(
+        "login [OPTIONS] [SERVER]",
+        "Log in to a registry",
+        [
+            Flag("-p, --password", STR, help="Password"),
+            Flag("--password-stdin", help="Take the password from stdin"),
+            Flag("-u, --username", STR, help="Username"),
+        ],
+        max_args=1,
+    ),
+    "logout": Spec("logout [SERVER]", "Log out from a registry", [], max_args=1),
+    "search": Spec(
+        "search [OPTIONS] TERM",
+        "Search registries for images",
+        [
+            Flag("-f, --filter", LIST, help="Filter output based on conditions provided"),
+            _FORMAT,
+            Flag("--limit", STR, help="Max number of search results"),
+            Flag("--no-trunc", help="Don't truncate output"),
+        ],
+        1,
+        1,
+    ),
+    "manifest inspect": Spec(
+        "manifest inspect [OPTIONS] MANIFEST",
+        "Display an image's manifest (through the daemon's distribution endpoint)",
+        [Flag("-v, --verbose", help="Output additional info")],
+        1,
+        1,
+    ),
+    "registry serve": Spec(
+        "registry serve [OPTIONS]",
+        "Run berth's own registry server in the foreground",
+        [
+            Flag("--addr", STR, "127.0.0.1:5000", "Address to listen on"),
+            Flag("--root", STR, help="Directory holding the registry's data"),
+            Flag("--htpasswd", STR, help="htpasswd file (bcrypt) enabling basic auth"),
+            Flag("--tls-cert", STR, help="TLS certificate"),
+            Flag("--tls-key", STR, help="TLS key"),
+        ],
+        max_args=0,
+    ),
+}
+
+IMAGE_HEADERS = {
+    "Repository": "REPOSITORY",
+    "Tag": "TAG",
+    "ID": "IMAGE ID",
+    "Digest": "DIGEST",
+    "CreatedSince": "CREATED",
+    "CreatedAt": "CREATED AT",
+    "Size": "SIZE",
+    "SharedSize": "SHARED SIZE",
+    "UniqueSize": "UNIQUE SIZE",
+    "VirtualSize": "VIRTUAL SIZE",
+    "Containers": "CONTAINERS",
+}
+
+
+def image_rows(images: list[dict[str, Any]], trunc: bool, now: float) -> list[dict[str, Any]]:
+    """One row per repo:tag (and per digest-only repo), `<none>` for untagged, newest first."""
+    from berth.cli.commands.containers import go_time
+
+    rows = []
+    for img in sorted(images, key=lambda i: -(i.get("Created") or 0)):
+        iid = img.get("Id", "")
+        base = {
+            "ID": humanize.short_id(iid) if trunc else iid,
+            "CreatedSince": humanize.ago(img.get("Created", 0), now),
+            "CreatedAt": go_time(img.get("Created", 0)),
+            "Size": humanize.size(img.get("Size", 0), 3),
+            "VirtualSize": humanize.size(img.get("VirtualSize", img.get("Size", 0)), 3),
+            "SharedSize": humanize.size(img.get("SharedSize", 0), 3)
+            if img.get("SharedSize", -1) >= 0
+            else "N/A",
+            "UniqueSize": humanize.size(img.get("Size", 0) - max(img.get("SharedSize", 0), 0), 3),
+            "Containers": str(img.get("Containers", "N/A"))
+            if img.get("Containers", -1) >= 0
+            else "N/A",
+        }
+        digests: dict[str, str] = {}
+        for rd in img.get("RepoDigests") or []:
+            repo, _, digest = rd.partition("@")
+            digests.setdefault(repo, digest)
+        tags = [t for t in img.get("RepoTags") or [] if t != "<none>:<none>"]
+        seen_repos = set()
+        for ref in tags:
+            repo, _, tag = ref.rpartition(":")
+            seen_repos.add(repo)
+            rows.append(
+                {**base, "Repository": repo, "Tag": tag, "Digest": digests.get(repo, "<none>")}
+            )
+        for repo, digest in digests.items():
+            if repo not in seen_repos and repo != "<none>":
+                rows.append({**base, "Repository": repo, "Tag": "<none>", "Digest": digest})
+        if not tags and not [r for r in digests if r != "<none>"]:
+            rows.append(
+                {
+                    **base,
+                    "Repository": "<none>",
+                    "Tag": "<none>",
+                    "Digest": digests.get("<none>", "<none>"),
+                }
+            )
+    return rows
+
+
+def run_images(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    filters = common.parse_filters(o["filter"]) or {}
+    if args:
+        filters.setdefault("reference", []).append(args[0])
+    import json
+
+    params = {
+        "all": o["all"] or None,
+        "digests": o["digests"] or None,
+        "filters": json.dumps({k: dict.fromkeys(v, True) for k, v in filters.items()})
+        if filters
+        else None,
+    }
+    images = ctx.client.get("/images/json", params=params) or []
+    rows = image_rows(images, not o["no_trunc"], time.time())
+    if o["quiet"]:
+        seen, out = set(), []
+        for r in rows:
+            if r["ID"] not in seen:
+                seen.add(r["ID"])
+                out.append(r["ID"])
+        sys.stdout.write("".join(i + "\n" for i in out))
+        return 0
+    fmt = o["format"]
+    if not fmt:
+        fmt = "table {{.Repository}}\t{{.Tag}}\t"
+        if o["digests"]:
+            fmt += "{{.Digest}}\t"
+        fmt += "{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    sys.stdout.write(table.render(fmt, rows, IMAGE_HEADERS))
+    return 0
+
+
+def run_rmi(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    def remove(name: str) -> str:
+        result = (
+            ctx.client.delete(
+                f"/images/{common.quote(name)}",
+                params={"force": o["force"] or None, "noprune": o["no_prune"] or None},
+            )
+            or []
+        )
+        lines = []
+        for item in result:
+            if item.get("Untagged"):
+                lines.append(f"Untagged: {item['Untagged']}")
+            if item.get("Deleted"):
+                lines.append(f"Deleted: {item['Deleted']}")
+        return "\n".join(lines)
+
+    from berth.errors import BerthError
+
+    status = 0
+    for name in args:
+        try:
+            text = remove(name)
+        except BerthError as e:
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            status = 1
+            continue
+        if text:
+            print(text)
+    return status
+
+
+def run_tag(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    from berth.cli.refs import split_tag
+
+    repo, tag = split_tag(args[1])
+    ctx.client.post(
+        f"/images/{common.quote(args[0])}/tag", params={"repo": repo, "tag": tag or "latest"}
+    )
+    return 0
+
+
+HISTORY_HEADERS = {
+    "ID": "IMAGE",
+    "CreatedSince": "CREATED",
+    "CreatedAt": "CREATED AT",
+    "CreatedBy": "CREATED BY",
+    "Size": "SIZE",
+    "Comment": "COMMENT",
+}
+
+
+def run_history(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    from berth.cli.commands.containers import go_time
+
+    history = ctx.client.get(f"/images/{common.quote(args[0])}/history") or []
+    now = time.time()
+    trunc = not o["no_trunc"]
+    rows = []
+    for h in history:
+        hid = h.get("Id") or ""
+        created_by = (h.get("CreatedBy") or "").replace("\t", " ")
+        if trunc:
+            created_by = humanize.ellipsis(created_by, 45)
+        rows.append(
+            {
+                "ID": "<missing>"
+                if hid in ("", "<missing>")
+                else (humanize.short_id(hid) if trunc else hid),
+                "CreatedSince": humanize.ago(h.get("Created", 0), now)
+                if o["human"]
+                else go_time(h.get("Created", 0)),
+                "CreatedAt": go_time(h.get("Created", 0)),
+                "CreatedBy": created_by,
+                "Size": humanize.size(h.get("Size", 0), 3) if o["human"] else str(h.get("Size", 0)),
+                "Comment": h.get("Comment") or "",
+            }
+        )
+    if o["quiet"]:
+        sys.stdout.write("".join(r["ID"] + "\n" for r in rows))
+        return 0
+    fmt = o["format"] or "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+    sys.stdout.write(table.render(fmt, rows, HISTORY_HEADERS))
+    return 0
+
+
+def run_save(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    if not o["output"] and sys.stdout.isatty():
+        raise UsageError("cowardly refusing to save to a terminal. Use the -o flag or redirect", 1)
+    resp = ctx.client.request("GET", "/images/get", params={"names": args})
+    try:
+        common.write_binary(resp.iter_raw(), o["output"], "save")
+    finally:
+        resp.close()
+    return 0
+
+
+def _file_chunks(path: str | None) -> Any:
+    """A file (or stdin) as an iterator of chunks, for chunked uploads."""
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        f = sys.stdin.buffer
+        if path and path != "-":
+            f = stack.enter_context(open(path, "rb"))
+        while chunk := f.read(1 << 20):
+            yield chunk
+
+
+def run_load(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    if not o["input"] and sys.stdin.isatty():
+        raise UsageError("requested load from stdin, but stdin is empty", 1)
+    if o["input"] and not os.path.exists(o["input"]):
+        raise UsageError(f"open {o['input']}: no such file or directory", 1)
+    messages = ctx.client.stream_json(
+        "POST",
+        "/images/load",
+        params={"quiet": o["quiet"] or None},
+        body=_file_chunks(o["input"]),
+        headers={"Content-Type": "application/x-tar"},
+    )
+    progress.render_stream(messages)
+    return 0
+
+
+def run_import(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    from berth.cli.refs import split_tag
+
+    source = args[0]
+    repo, tag = split_tag(args[1]) if len(args) > 1 else (None, None)
+    params: dict[str, Any] = {
+        "repo": repo,
+        "tag": tag,
+        "message": o["message"],
+        "changes": o["change"] or None,
+        "platform": o["platform"],
+    }
+    body = None
+    if "://" in source:
+        params["fromSrc"] = source
+    else:
+        params["fromSrc"] = "-"
+        if source != "-" and not os.path.exists(source):
+            raise UsageError(f"open {source}: no such file or directory", 1)
+        body = _file_chunks(source)
+    last = None
+    for msg in ctx.client.stream_json(
+        "POST",
+        "/images/create",
+        params=params,
+        body=body,
+        headers={"Content-Type": "application/x-tar"},
+    ):
+        if msg.get("error"):
+            from berth import errors
+
+            raise errors.InternalError(msg["error"])
+        last = msg.get("status") or last
+    if last:
+        print(last)
+    return 0
+
+
+def run_pull(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    from berth.cli import auth, refs
+
+    ref = args[0]
+    repo, tag = refs.split_tag(ref)
+    if o["all_tags"] and tag:
+        raise UsageError("tag can't be used with --all-tags/-a", 1)
+    if not o["all_tags"] and not tag and "@" not in ref:
+        tag = "latest"
+        if not o["quiet"]:
+            print("Using default tag: latest")
+    params = {"fromImage": repo, "tag": tag, "platform": o["platform"]}
+    messages = ctx.client.stream_json(
+        "POST", "/images/create", params=params, headers=auth.header_for(ref)
+    )
+    progress.render_stream(messages, quiet=o["quiet"])
+    if o["quiet"]:
+        print(ref if (tag is None or "@" in ref) else f"{repo}:{tag}")
+    return 0
+
+
+def run_push(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    from berth.cli import auth, refs
+
+    ref = args[0]
+    repo, tag = refs.split_tag(ref)
+    if not o["all_tags"] and not tag:
+        tag = "latest"
+        if not o["quiet"]:
+            print("Using default tag: latest")
+    messages = ctx.client.stream_json(
+        "POST",
+        f"/images/{common.quote(repo)}/push",
+        params={"tag": tag},
+        headers=auth.header_for(ref),
+    )
+    progress.render_stream(messages, quiet=o["quiet"])
+    if o["quiet"]:
+        print(f"{repo}:{tag}" if tag else repo)
+    return 0
+
+
+def run_image_prune(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    import json
+
+    warning = (
+        "WARNING! This will remove all images without at least one container associated to them."
+        if o["all"]
+        else "WARNING! This will remove all dangling images."
+    )
+    if not common.confirm(warning, o["force"]):
+        return 0
+    filters = common.parse_filters(o["filter"]) or {}
+    filters["dangling"] = ["false" if o["all"] else "true"]
+    result = (
+        ctx.client.post(
+            "/images/prune",
+            params={"filters": json.dumps({k: dict.fromkeys(v, True) for k, v in filters.items()})},
+        )
+        or {}
+    )
+    deleted = result.get("ImagesDeleted") or []
+    if deleted:
+        print("Deleted Images:")
+        for item in deleted:
+            for k, v in item.items():
+                print(f"{k.lower()}: {v}")
+        print()
+    print(f"Total reclaimed space: {humanize.size(result.get('SpaceReclaimed') or 0)}")
+    return 0
+
+
+def run_build(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    import json
+
+    from berth.cli import buildcontext
+
+    context = args[0]
+    params: dict[str, Any] = {
+        "t": o["tag"] or None,
+        "q": o["quiet"] or None,
+        "nocache": o["no_cache"] or None,
+        "rm": o["rm"],
+        "forcerm": o["force_rm"] or None,
+        "pull": o["pull"] or None,
+        "target": o["target"],
+        "networkmode": o["network"],
+        "platform": o["platform"],
+        "buildargs": json.dumps(
+            dict(
+                a.split("=", 1) if "=" in a else (a, os.environ.get(a, "")) for a in o["build_arg"]
+            )
+        )
+        if o["build_arg"]
+        else None,
+        "labels": json.dumps(common.key_values(o["label"])) if o["label"] else None,
+    }
+    if context == "-":
+        body: Any = _file_chunks("-")
+        if o["file"]:
+            params["dockerfile"] = o["file"]
+    elif "://" in context:
+        params["remote"] = context
+        body = None
+        if o["file"]:
+            params["dockerfile"] = o["file"]
+    else:
+        if not os.path.isdir(context):
+            raise UsageError(f'unable to prepare context: path "{context}" not found', 1)
+        data, dockerfile = buildcontext.pack(context, o["file"])
+        params["dockerfile"] = dockerfile
+        body = data
+    messages = ctx.client.stream_json(
+        "POST", "/build", params=params, body=body, headers={"Content-Type": "application/x-tar"}
+    )
+    aux = progress.render_stream(messages, quiet=o["quiet"])
+    image_id = next(
+        (a.get("ID") for a in reversed(aux) if isinstance(a, dict) and a.get("ID")), None
+    )
+    if o["quiet"] and image_id:
+        print(image_id)
+    return 0
+
+
+def run_login(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    from berth.cli import auth
+
+    server = args[0] if args else auth.DEFAULT_INDEX
+    user = o["username"]
+    password = o["password"]
+    if o["password_stdin"]:
+        if password:
+            raise UsageError("--password and --password-stdin are mutually exclusive", 1)
+        if not user:
+            raise UsageError("Must provide --username with --password-stdin", 1)
+        password = sys.stdin.read().rstrip("\r\n")
+    if not user:
+        sys.stdout.write("Username: ")
+        sys.stdout.flush()
+        user = sys.stdin.readline().strip()
+    if not password:
+        import getpass
+
+        password = getpass.getpass("Password: ")
+    if o["password"] and not o["password_stdin"]:
+        print(
+            "WARNING! Using --password via the CLI is insecure. Use --password-stdin.",
+            file=sys.stderr,
+        )
+    result = (
+        ctx.client.post(
+            "/auth", body={"username": user, "password": password, "serveraddress": server}
+        )
+        or {}
+    )
+    auth.store(server, user, password, ctx.opts.get("config"))  # type: ignore[arg-type]
+    print(result.get("Status") or "Login Succeeded")
+    return 0
+
+
+def run_logout(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    from berth.cli import auth
+
+    server = args[0] if args else auth.DEFAULT_INDEX
+    if auth.remove(server, ctx.opts.get("config")):  # type: ignore[arg-type]
+        print(f"Removing login credentials for {server}")
+    else:
+        print(f"Not logged in to {server}")
+    return 0
+
+
+def run_search(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    results = (
+        ctx.client.get(
+            "/images/search",
+            params={
+                "term": args[0],
+                "limit": o["limit"],
+                "filters": common.filters_param(o["filter"]),
+            },
+        )
+        or []
+    )
+    rows = []
+    for r in results:
+        desc = (r.get("description") or "").replace("\n", " ")
+        if not o["no_trunc"]:
+            desc = humanize.ellipsis(desc, 45)
+        rows.append(
+            {
+                "Name": r.get("name", ""),
+                "Description": desc,
+                "StarCount": str(r.get("star_count", 0)),
+                "IsOfficial": "[OK]" if r.get("is_official") else "",
+                "IsAutomated": "[OK]" if r.get("is_automated") else "",
+            }
+        )
+    fmt = o["format"] or "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}"
+    headers = {
+        "Name": "NAME",
+        "Description": "DESCRIPTION",
+        "StarCount": "STARS",
+        "IsOfficial": "OFFICIAL",
+        "IsAutomated": "AUTOMATED",
+    }
+    sys.stdout.write(table.render(fmt, rows, headers))
+    return 0
+
+
+def run_manifest_inspect(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    import json
+
+    from berth.cli import auth
+
+    result = ctx.client.get(
+        f"/distribution/{common.quote(args[0])}/json", headers=auth.header_for(args[0])
+    )
+    print(json.dumps(result, indent=3))
+    return 0
+
+
+def run_registry_serve(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    """Run the registry server in this process (berth/distribution owns it)."""
+    import importlib
+
+    try:
+        server = importlib.import_module("berth.distribution.server")
+    except ImportError:
+        from berth import errors
+
+        raise errors.NotImplementedYet(
+            "the registry server is not available in this build"
+        ) from None
+    serve = getattr(server, "serve_forever", None) or getattr(server, "main", None)
+    if serve is None:
+        from berth import errors
+
+        raise errors.NotImplementedYet("berth.distribution.server has no serve_forever()")
+    argv = ["--addr", o["addr"]]
+    for flag, key in (
+        ("--root", "root"),
+        ("--htpasswd", "htpasswd"),
+        ("--tls-cert", "tls_cert"),
+        ("--tls-key", "tls_key"),
+    ):
+        if o[key]:
+            argv += [flag, o[key]]
+    return int(serve(argv) or 0)

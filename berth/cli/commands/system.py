@@ -1,0 +1,401 @@
+"""version, info, events, inspect, system df, system prune."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from berth.cli import common, humanize, table
+from berth.cli.flags import LIST, STR, Flag, Spec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from berth.cli.main import Context
+
+_FORMAT = Flag("-f, --format", STR, help="Format output using a custom template")
+
+SPECS: dict[str, Spec] = {
+    "version": Spec(
+        "version [OPTIONS]", "Show the berth version information", [_FORMAT], max_args=0
+    ),
+    "info": Spec("info [OPTIONS]", "Display system-wide information", [_FORMAT], max_args=0),
+    "events": Spec(
+        "events [OPTIONS]",
+        "Get real time events from the server",
+        [
+            Flag("-f, --filter", LIST, help="Filter output based on conditions provided"),
+            Flag("--format", STR, help="Format the output using the given Go template"),
+            Flag("--since", STR, help="Show all events created since timestamp"),
+            Flag("--until", STR, help="Stream events until this timestamp"),
+        ],
+        max_args=0,
+    ),
+    "inspect": Spec(
+        "inspect [OPTIONS] NAME|ID [NAME|ID...]",
+        "Return low-level information on berth objects",
+        [
+            _FORMAT,
+            Flag("-s, --size", help="Display total file sizes if the type is container"),
+            Flag("--type", STR, help="Return JSON for specified type"),
+        ],
+        min_args=1,
+    ),
+    "system df": Spec(
+        "system df [OPTIONS]",
+        "Show berth disk usage",
+        [
+            Flag("--format", STR, help="Format output using a custom template"),
+            Flag("-v, --verbose", help="Show detailed information on space usage"),
+        ],
+        max_args=0,
+    ),
+    "system prune": Spec(
+        "system prune [OPTIONS]",
+        "Remove unused data",
+        [
+            Flag("-a, --all", help="Remove all unused images not just dangling ones"),
+            Flag("--filter", LIST, help="Provide filter values"),
+            Flag("-f, --force", help="Do not prompt for confirmation"),
+            Flag("--volumes", help="Prune anonymous volumes"),
+        ],
+        max_args=0,
+    ),
+}
+
+
+def run_version(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    import platform
+
+    from berth import __version__
+    from berth.client.api import MAX_API_VERSION
+    from berth.errors import BerthError
+
+    client_info = {
+        "Version": __version__,
+        "ApiVersion": MAX_API_VERSION,
+        "GoVersion": "python" + platform.python_version(),
+        "Os": "linux",
+        "Arch": "amd64",
+    }
+    server = None
+    error = None
+    try:
+        server = ctx.client.get("/version")
+    except BerthError as e:
+        error = e
+    if o["format"]:
+        data = {"Client": client_info, "Server": server}
+        sys.stdout.write(table.render(o["format"], [data], {}))
+        return 0 if error is None else 1
+    api = ctx.client._version or MAX_API_VERSION
+    print("Client:")
+    print(f" Version:           {__version__}")
+    print(f" API version:       {api}")
+    print(f" Python version:    {platform.python_version()}")
+    print(f" OS/Arch:           linux/{platform.machine()}")
+    if server is not None:
+        print()
+        print(f"Server: {server.get('Platform', {}).get('Name', '')}".rstrip())
+        print(" Engine:")
+        print(f"  Version:          {server.get('Version')}")
+        print(
+            f"  API version:      {server.get('ApiVersion')} (minimum version {server.get('MinAPIVersion')})"
+        )
+        print(f"  Go version:       {server.get('GoVersion')}")
+        print(f"  Git commit:       {server.get('GitCommit')}")
+        print(f"  Built:            {server.get('BuildTime')}")
+        print(f"  OS/Arch:          {server.get('Os')}/{server.get('Arch')}")
+        for comp in server.get("Components") or []:
+            if comp.get("Name") != "Engine":
+                print(f" {comp.get('Name')}:")
+                print(f"  Version:          {comp.get('Version')}")
+    if error is not None:
+        print(str(error), file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_info(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    info = ctx.client.get("/info")
+    if o["format"]:
+        sys.stdout.write(table.render(o["format"], [info], {}))
+        return 0
+    lines = [
+        "Client:",
+        " Context:    default",
+        " Debug Mode: false",
+        "",
+        "Server:",
+        f" Containers: {info.get('Containers', 0)}",
+        f"  Running: {info.get('ContainersRunning', 0)}",
+        f"  Paused: {info.get('ContainersPaused', 0)}",
+        f"  Stopped: {info.get('ContainersStopped', 0)}",
+        f" Images: {info.get('Images', 0)}",
+        f" Server Version: {info.get('ServerVersion', '')}",
+        f" Storage Driver: {info.get('Driver', '')}",
+    ]
+    for key, value in info.get("DriverStatus") or []:
+        lines.append(f"  {key}: {value}")
+    lines += [
+        f" Logging Driver: {info.get('LoggingDriver', '')}",
+        f" Cgroup Driver: {info.get('CgroupDriver', '')}",
+        f" Cgroup Version: {info.get('CgroupVersion', '')}",
+        " Runtimes: " + " ".join(sorted(info.get("Runtimes") or {})),
+        f" Default Runtime: {info.get('DefaultRuntime', '')}",
+        " Security Options:",
+    ]
+    for opt in info.get("SecurityOptions") or []:
+        lines.append(f"  {opt.replace('name=', '')}")
+    lines += [
+        f" Kernel Version: {info.get('KernelVersion', '')}",
+        f" Operating System: {info.get('OperatingSystem', '')}",
+        f" OSType: {info.get('OSType', '')}",
+        f" Architecture: {info.get('Architecture', '')}",
+        f" CPUs: {info.get('NCPU', 0)}",
+        f" Total Memory: {humanize.bytes_size(info.get('MemTotal', 0))}",
+        f" Name: {info.get('Name', '')}",
+        f" ID: {info.get('ID', '')}",
+        f" Berth Root Dir: {info.get('DockerRootDir', '')}",
+        f" Debug Mode: {'true' if info.get('Debug') else 'false'}",
+        f" Live Restore Enabled: {'true' if info.get('LiveRestoreEnabled') else 'false'}",
+    ]
+    print("\n".join(lines))
+    for warning in info.get("Warnings") or []:
+        print(warning, file=sys.stderr)
+    return 0
+
+
+def run_events(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    params = {
+        "since": humanize.parse_timestamp(o["since"]) if o["since"] else None,
+        "until": humanize.parse_timestamp(o["until"]) if o["until"] else None,
+        "filters": common.filters_param(o["filter"]),
+    }
+    for event in ctx.client.stream_json("GET", "/events", params=params):
+        if o["format"]:
+            sys.stdout.write(table.render(o["format"], [event], {}))
+        else:
+            sys.stdout.write(format_event(event) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+def format_event(e: dict[str, Any]) -> str:
+    """`2026-11-29T04:10:57.123456789Z container start <id> (image=busybox, name=x)`."""
+    nanos = e.get("timeNano") or int(e.get("time", 0) * 1e9)
+    secs, frac = divmod(int(nanos), 1_000_000_000)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+    actor = e.get("Actor") or {}
+    attrs = actor.get("Attributes") or {}
+    text = f"{stamp} {e.get('Type', '')} {e.get('Action', e.get('status', ''))} {actor.get('ID', e.get('id', ''))}"
+    if attrs:
+        text += " (" + ", ".join(f"{k}={attrs[k]}" for k in sorted(attrs)) + ")"
+    return text
+
+
+def _inspect_one(ctx: Context, name: str, kind: str | None, size: bool) -> Any:
+    from berth import errors
+
+    q = common.quote(name)
+    attempts = {
+        "container": lambda: ctx.client.get(f"/containers/{q}/json", params={"size": size or None}),
+        "image": lambda: ctx.client.get(f"/images/{q}/json"),
+        "network": lambda: ctx.client.get(f"/networks/{q}"),
+        "volume": lambda: ctx.client.get(f"/volumes/{q}"),
+        "exec": lambda: ctx.client.get(f"/exec/{q}/json"),
+    }
+    if kind:
+        if kind not in attempts:
+            raise errors.InvalidArgument(f'"{kind}" is not a valid value for --type')
+        try:
+            return attempts[kind]()
+        except errors.NotFound:
+            raise errors.NotFound(f"No such {kind}: {name}") from None
+    for k in ("container", "image", "network", "volume"):
+        try:
+            return attempts[k]()
+        except errors.NotFound:
+            continue
+    raise errors.NotFound(f"No such object: {name}")
+
+
+def run_inspect(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    import json
+
+    from berth.errors import BerthError
+
+    results = []
+    status = 0
+    errs = []
+    for name in args:
+        try:
+            results.append(_inspect_one(ctx, name, o["type"], o["size"]))
+        except BerthError as e:
+            errs.append(str(e))
+            status = 1
+    if o["format"]:
+        from berth.cli.template import Template, TemplateError
+
+        try:
+            template = Template(o["format"].replace("\\n", "\n").replace("\\t", "\t"))
+            for item in results:
+                sys.stdout.write(template.render(item) + "\n")
+        except TemplateError as e:
+            print(f"template parsing error: {e}", file=sys.stderr)
+            return 1
+    else:
+        text = json.dumps(results, indent=4, ensure_ascii=False)
+        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        print(text)
+    for err in errs:
+        print(f"Error: {err}", file=sys.stderr)
+    return status
+
+
+def run_system_df(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    df = ctx.client.get("/system/df")
+    images = df.get("Images") or []
+    containers = df.get("Containers") or []
+    volumes = df.get("Volumes") or []
+    cache = df.get("BuildCache") or []
+    used_images = {c.get("ImageID") for c in containers}
+    img_size = sum(i.get("Size", 0) for i in images)
+    shared = sum(i.get("SharedSize", 0) for i in images if i.get("SharedSize", 0) > 0)
+    img_reclaim = sum(
+        i.get("Size", 0)
+        for i in images
+        if i.get("Containers", 0) == 0 and i.get("Id") not in used_images
+    )
+    ctr_size = sum(c.get("SizeRw", 0) or 0 for c in containers)
+    ctr_reclaim = sum(c.get("SizeRw", 0) or 0 for c in containers if c.get("State") != "running")
+    vol_size = sum(
+        (v.get("UsageData") or {}).get("Size", 0) or 0
+        for v in volumes
+        if (v.get("UsageData") or {}).get("Size", 0) > 0
+    )
+    vol_reclaim = sum(
+        (v.get("UsageData") or {}).get("Size", 0) or 0
+        for v in volumes
+        if (v.get("UsageData") or {}).get("RefCount", 0) == 0
+        and (v.get("UsageData") or {}).get("Size", 0) > 0
+    )
+    cache_size = sum(b.get("Size", 0) for b in cache)
+
+    def reclaim(part: int, total: int) -> str:
+        text = humanize.size(part, 3)
+        if total > 0:
+            text += f" ({int(part * 100 / total)}%)"
+        return text
+
+    img_size = max(img_size - shared, img_size) if shared else img_size
+    rows = [
+        {
+            "Type": "Images",
+            "TotalCount": str(len(images)),
+            "Active": str(
+                sum(1 for i in images if i.get("Containers", 0) > 0 or i.get("Id") in used_images)
+            ),
+            "Size": humanize.size(img_size, 3),
+            "Reclaimable": reclaim(img_reclaim, img_size),
+        },
+        {
+            "Type": "Containers",
+            "TotalCount": str(len(containers)),
+            "Active": str(sum(1 for c in containers if c.get("State") == "running")),
+            "Size": humanize.size(ctr_size, 3),
+            "Reclaimable": reclaim(ctr_reclaim, ctr_size),
+        },
+        {
+            "Type": "Local Volumes",
+            "TotalCount": str(len(volumes)),
+            "Active": str(
+                sum(1 for v in volumes if (v.get("UsageData") or {}).get("RefCount", 0) > 0)
+            ),
+            "Size": humanize.size(vol_size, 3),
+            "Reclaimable": reclaim(vol_reclaim, vol_size),
+        },
+        {
+            "Type": "Build Cache",
+            "TotalCount": str(len(cache)),
+            "Active": str(sum(1 for b in cache if b.get("InUse"))),
+            "Size": humanize.size(cache_size, 3),
+            "Reclaimable": humanize.size(
+                sum(b.get("Size", 0) for b in cache if not b.get("InUse")), 3
+            ),
+        },
+    ]
+    fmt = (
+        o["format"] or "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
+    )
+    headers = {
+        "Type": "TYPE",
+        "TotalCount": "TOTAL",
+        "Active": "ACTIVE",
+        "Size": "SIZE",
+        "Reclaimable": "RECLAIMABLE",
+    }
+    sys.stdout.write(table.render(fmt, rows, headers))
+    return 0
+
+
+def run_system_prune(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    warning = (
+        "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n"
+        + ("  - all anonymous volumes not used by at least one container\n" if o["volumes"] else "")
+        + (
+            "  - all images without at least one container associated to them\n"
+            if o["all"]
+            else "  - all dangling images\n"
+        )
+        + "  - all build cache\n"
+    )
+    if not common.confirm(warning, o["force"]):
+        return 0
+    filters = common.parse_filters(o["filter"]) or {}
+    import json
+
+    def fparam(extra: dict[str, list[str]] | None = None) -> str | None:
+        merged = {**filters, **(extra or {})}
+        return (
+            json.dumps({k: dict.fromkeys(v, True) for k, v in merged.items()}) if merged else None
+        )
+
+    from berth import errors
+
+    total = 0
+    out = []
+    for path, key, title, extra in (
+        ("/containers/prune", "ContainersDeleted", "Deleted Containers:", None),
+        ("/networks/prune", "NetworksDeleted", "Deleted Networks:", None),
+        ("/volumes/prune", "VolumesDeleted", "Deleted Volumes:", None),
+        (
+            "/images/prune",
+            "ImagesDeleted",
+            "Deleted Images:",
+            {"dangling": ["false" if o["all"] else "true"]},
+        ),
+        ("/build/prune", "CachesDeleted", "Deleted build cache objects:", None),
+    ):
+        if path == "/volumes/prune" and not o["volumes"]:
+            continue
+        try:
+            result = ctx.client.post(path, params={"filters": fparam(extra)}) or {}
+        except (errors.NotFound, errors.NotImplementedYet):
+            continue
+        total += result.get("SpaceReclaimed") or 0
+        deleted = result.get(key) or []
+        if deleted:
+            out.append(title)
+            for item in deleted:
+                if isinstance(item, dict):
+                    for k, v in item.items():
+                        out.append(f"{k}: {v}")
+                else:
+                    out.append(str(item))
+            out.append("")
+    for line in out:
+        print(line)
+    print(f"Total reclaimed space: {humanize.size(total)}")
+    return 0

@@ -1,0 +1,88 @@
+"""Columns and `--format` output, laid out like docker's tabwriter.
+
+Docker writes table rows through Go's tabwriter with minimum width 10 and padding
+3: a column is as wide as its widest cell plus 3, and at least 10; the last cell
+of a line is not padded. `--format` takes `table TEMPLATE` (a header line, then
+rows, tab-separated cells aligned), `json` (one JSON object per line), or a bare
+template (one rendered line per item, no alignment).
+"""
+
+from __future__ import annotations
+
+from berth.cli.template import Template, to_json
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
+MIN_WIDTH = 10
+PADDING = 3
+
+
+def align(lines: Iterable[str]) -> str:
+    """Go tabwriter semantics for tab-separated lines (cells end at each tab)."""
+    rows = [line.split("\t") for line in lines]
+    widths: dict[int, int] = {}
+    for cells in rows:
+        for i, cell in enumerate(cells[:-1]):
+            widths[i] = max(widths.get(i, 0), max(len(cell) + PADDING, MIN_WIDTH))
+    out = []
+    for cells in rows:
+        parts = [cell.ljust(widths[i]) for i, cell in enumerate(cells[:-1])]
+        parts.append(cells[-1])
+        out.append("".join(parts))
+    return "".join(line + "\n" for line in out)
+
+
+def _unescape(fmt: str) -> str:
+    # docker lets users type `\t` and `\n` literally in --format
+    return fmt.replace("\\t", "\t").replace("\\n", "\n")
+
+
+def render(
+    fmt: str,
+    items: list[Any],
+    headers: dict[str, str],
+) -> str:
+    """Render items with a docker-style --format (`table ...`, `json`, or a template)."""
+    fmt = _unescape(fmt)
+    if fmt == "json":
+        return "".join(to_json(_plain(item)) + "\n" for item in items)
+    if fmt.startswith("table"):
+        body = fmt[len("table") :].lstrip(" ")
+        template = Template(body)
+        lines = [template.render(_HeaderContext(headers))]
+        lines += [template.render(item) for item in items]
+        return align("\n".join(lines).split("\n"))
+    template = Template(fmt)
+    return "".join(template.render(item) + "\n" for item in items)
+
+
+def _plain(item: Any) -> Any:
+    if isinstance(item, dict):
+        return {k: v for k, v in item.items() if not callable(v)}
+    return item
+
+
+class _HeaderContext(dict):
+    """Renders the header line: each `.Field` yields its column title."""
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        super().__init__()
+        self.headers = headers
+
+    def get(self, key: str, default: Any = None) -> Any:
+        title = self.headers.get(key)
+        if title is None:
+            import re
+
+            title = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", key).upper()
+        return _HeaderValue(title)
+
+
+class _HeaderValue(str):
+    """A header title that also answers calls (`{{.Label "x"}}`) and sub-fields."""
+
+    def __call__(self, *args: Any) -> str:
+        return str(self)

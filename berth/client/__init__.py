@@ -1,0 +1,20 @@
+"""Engine API client: what the CLI (and tests, and tools) use to talk to berthd.
+
+Public interface:
+
+- `berth.client.api.Client(host=None, version=None)`: one daemon connection
+  target. `host` is `unix:///path`, `tcp://h:p` or `https://h:p` (TLS); default
+  from `BERTH_HOST`, then `DOCKER_HOST`, then `unix:///run/berth/berth.sock`.
+  Methods: `get/post/put/delete/head(path, params=, body=, headers=) -> Any`
+  (decoded JSON or bytes), `request(...) -> Response` (streaming body),
+  `stream_json(...) -> Iterator[dict]` (JSON-lines progress, events, stats),
+  `hijack(...) -> Hijacked` (raw socket for attach/exec), `api_version()`.
+- `berth.client.statuses.raise_for_status(status, body, what)`: maps an HTTP
+  status back to a `berth.errors` kind (the one table, `KINDS`).
+- `berth.client.frames`: the 8-byte multiplexed stream framing (`encode_frame`,
+  `FrameReader`).
+
+Stdlib-only and lazy: importing this package costs nothing; `api` imports only
+`_socket`, `os` and `json` (no `http.client`, no `socket`, no `ssl` unless the
+host is TLS), because every CLI start pays for it.
+"""
