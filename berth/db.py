@@ -18,6 +18,14 @@ from pathlib import Path
 #   300-399 networks, 400-499 volumes, 500-599 build, 600-699 distribution.
 MIGRATIONS: list[tuple[int, str]] = [
     (1, "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"),
+    # 200-299 containers (berth/daemon/store.py)
+    (
+        200,
+        "CREATE TABLE containers (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+        " image TEXT NOT NULL, image_id TEXT NOT NULL, created INTEGER NOT NULL,"
+        " runtime TEXT NOT NULL, config TEXT NOT NULL, host_config TEXT NOT NULL,"
+        " networking_config TEXT NOT NULL, state TEXT NOT NULL, extra TEXT NOT NULL)",
+    ),
     # 300-399 networks (berth/network/store.py)
     (
         300,
