@@ -10,7 +10,8 @@ container, /proc/self/exe at that moment is a sealed, read-only memfd: nothing
 to overwrite. It costs one execve of a 170-byte program.
 
 The stub is a hand-assembled static x86-64 ELF; it runs
-`execve(argv[1], &argv[2], envp)` and exits 127 if that fails. On other
+`execve(argv[1], &argv[2], envp)` and exits 127 if that fails or if it was
+given fewer than two arguments. On other
 architectures the init execs the program directly (and relies on being
 non-dumpable until exec).
 """
@@ -22,13 +23,15 @@ import struct
 
 _BASE = 0x400000
 _CODE = bytes.fromhex(
+    "48833c2403"  # cmp qword [rsp], 3       argc < 3: not called by the init,
+    "721a"  # jb exit                 (e.g. a "#!/proc/self/exe" script)
     "488b7c2410"  # mov rdi, [rsp+16]        argv[1]: the program's path
     "488d742418"  # lea rsi, [rsp+24]        &argv[2]: its argv
     "488b0424"  # mov rax, [rsp]           argc
     "488d54c410"  # lea rdx, [rsp+rax*8+16]  envp
     "b83b000000"  # mov eax, 59 (execve)
     "0f05"  # syscall
-    "bf7f000000"  # mov edi, 127
+    "bf7f000000"  # exit: mov edi, 127
     "b8e7000000"  # mov eax, 231 (exit_group)
     "0f05"  # syscall
 )

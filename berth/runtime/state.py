@@ -81,7 +81,7 @@ def load(root: str, container_id: str) -> ContainerState:
         with open(path, "rb") as f:
             return ContainerState(**json.loads(f.read()))
     except FileNotFoundError:
-        raise NotFound(f"container {container_id} does not exist") from None
+        raise NotFound("container does not exist") from None
 
 
 def process_start_time(pid: int) -> str:
