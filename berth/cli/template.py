@@ -292,7 +292,7 @@ def _parse_operand(toks: list[str], i: int) -> tuple[Any, int]:
     if tok.startswith("$"):
         name, _, rest = tok.partition(".")
         return ("field", name, rest.split(".") if rest else []), i + 1
-    if tok in FUNCS:
+    if tok in FUNCS or tok in ("and", "or"):
         return ("func", tok), i + 1
     raise TemplateError(f'template: function "{tok}" not defined')
 
