@@ -29,6 +29,7 @@ class BridgeDriver:
         self.iptables = iptables
         self.chains = chains or nat.Chains()
         self._ready: set[str] = set()  # networks built by this process: join skips the checks
+        self._chains_ready = False
 
     def _rules(self, net: NetworkRecord) -> list[nat.Rule]:
         assert net.bridge and net.subnet
@@ -39,6 +40,9 @@ class BridgeDriver:
     def create_network(self, net: NetworkRecord) -> None:
         netlink.ensure_bridge(plan_bridge(net), self.host_netns)
         if self.iptables is not None:
+            if not self._chains_ready:  # berth's chains appear with its first bridge
+                self.iptables.setup(self.chains)
+                self._chains_ready = True
             self.iptables.add(self._rules(net))
         self._ready.add(net.id)
         log.info("network %s: bridge %s up on %s", net.name, net.bridge, net.subnet)

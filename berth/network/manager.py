@@ -115,8 +115,6 @@ class NetworkManager:
         }
         self.dns_table = DnsTable()
         self.dns: EmbeddedDns | None = None
-        if self.iptables is not None:
-            self.iptables.setup(self.chains)
         self._ensure_predefined()
 
     def _host_ns_path(self) -> str | None:
@@ -639,9 +637,15 @@ class NetworkManager:
         with self._lock:
             for sb in self.store.sandboxes():
                 self.teardown(sb.container_id)
+            chains = self.iptables is not None and self.iptables.chain_exists(
+                "nat", self.chains.dnat
+            )
             for net in self.store.networks():
-                self.drivers[net.driver].delete_network(net)
-            if self.iptables is not None:
+                if chains:
+                    self.drivers[net.driver].delete_network(net)
+                elif net.bridge:  # no rules were ever made: only links to remove
+                    netlink.delete_link(net.bridge, self.cfg.host_netns)
+            if chains:
                 self.iptables.teardown(self.chains)
             self.close()
 
