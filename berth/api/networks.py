@@ -123,7 +123,9 @@ def disconnect_network(daemon: Any, req: Request) -> Response:
     container = body.get("Container")
     if not container:
         raise InvalidArgument("container is required")
-    daemon.service("networks").disconnect(req.params["id"], container, force=bool(body.get("Force")))
+    daemon.service("networks").disconnect(
+        req.params["id"], container, force=bool(body.get("Force"))
+    )
     return Response(200, b"", None)
 
 
