@@ -26,6 +26,27 @@ MIGRATIONS: list[tuple[int, str]] = [
         " runtime TEXT NOT NULL, config TEXT NOT NULL, host_config TEXT NOT NULL,"
         " networking_config TEXT NOT NULL, state TEXT NOT NULL, extra TEXT NOT NULL)",
     ),
+    # 100-199 images and storage (berth/image/store.py)
+    (
+        100,
+        "CREATE TABLE images (id TEXT PRIMARY KEY, manifest_digest TEXT NOT NULL,"
+        " manifest_media_type TEXT NOT NULL, parent TEXT NOT NULL DEFAULT '',"
+        " created TEXT NOT NULL, size INTEGER NOT NULL, config TEXT NOT NULL, added REAL NOT NULL);"
+        "CREATE TABLE image_tags (name TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id));"
+        "CREATE INDEX image_tags_image ON image_tags(image_id);"
+        "CREATE TABLE image_digests (name TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id));"
+        "CREATE INDEX image_digests_image ON image_digests(image_id);"
+        "CREATE TABLE layers (chain_id TEXT PRIMARY KEY, diff_id TEXT NOT NULL, parent TEXT,"
+        " size INTEGER NOT NULL);"
+        "CREATE TABLE image_layers (image_id TEXT NOT NULL REFERENCES images(id),"
+        " position INTEGER NOT NULL, chain_id TEXT NOT NULL REFERENCES layers(chain_id),"
+        " PRIMARY KEY (image_id, position));"
+        "CREATE INDEX image_layers_chain ON image_layers(chain_id);"
+        "CREATE TABLE layer_blobs (diff_id TEXT NOT NULL, digest TEXT NOT NULL,"
+        " media_type TEXT NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (diff_id, digest));"
+        "CREATE TABLE image_blobs (image_id TEXT NOT NULL REFERENCES images(id),"
+        " digest TEXT NOT NULL, PRIMARY KEY (image_id, digest))",
+    ),
     # 300-399 networks (berth/network/store.py)
     (
         300,
