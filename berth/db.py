@@ -71,6 +71,12 @@ MIGRATIONS: list[tuple[int, str]] = [
         401,
         "CREATE TABLE container_mounts (container_id TEXT PRIMARY KEY, mounts TEXT NOT NULL)",
     ),
+    # 600-699 distribution (berth/distribution/sources.py)
+    (
+        600,
+        "CREATE TABLE distribution_sources (digest TEXT NOT NULL, registry TEXT NOT NULL,"
+        " repository TEXT NOT NULL, PRIMARY KEY (digest, registry, repository))",
+    ),
 ]
 
 
