@@ -132,7 +132,11 @@ def create(
         state.save(directory, st)
         plan = Plan(container_id, spec, bundle, rootfs, directory, cgroup, console_socket)
         preload(spec.process, spec.linux.seccomp, spec.hooks)
-        pid, sock = spawn(plan, init_main)
+        plan.fifo_fd = os.open(container.fifo, os.O_PATH | os.O_CLOEXEC)
+        try:
+            pid, sock = spawn(plan, init_main)
+        finally:
+            os.close(plan.fifo_fd)
         st.pid = pid
         st.pid_start = state.process_start_time(pid)
         hooks = spec.hooks or Hooks()

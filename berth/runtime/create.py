@@ -73,6 +73,10 @@ class Plan:
         self.state_dir = state_dir
         self.cgroup = cgroup
         self.console_socket = console_socket
+        self.host_pid = 0  # the init's pid in the runtime's pid namespace, once known
+        # exec.fifo opened (O_PATH) by the runtime: the init may not be able to
+        # reach the state dir itself (user namespaces), so it inherits this.
+        self.fifo_fd = -1
         linux = spec.linux
         namespaces = linux.namespaces if linux else []
         self.join = [(n.type, n.path) for n in namespaces if n.path]

@@ -19,7 +19,6 @@ from berth.runtime import messages as msg
 from berth.runtime.create import Plan, fail_child
 from berth.runtime.execstub import image
 from berth.runtime.fdutil import close_all_except
-from berth.runtime.state import FIFO
 
 
 class Prepared:
@@ -59,16 +58,17 @@ def preload(process: Process, seccomp_section, hooks: Hooks | None) -> None:
 
 
 def init_main(plan: Plan, sock: int) -> None:
-    fifo = -1
+    fifo = plan.fifo_fd
     try:
         os.setsid()
-        fifo = os.open(os.path.join(plan.state_dir, FIFO), os.O_PATH | os.O_CLOEXEC)
         console = None
         if plan.console_socket:
             from berth.linux.fds import connect_unix
 
             console = connect_unix(plan.console_socket)
         close_all_except({sock, fifo, console if console is not None else -1})
+        # /proc is still the host's here: its "self" is our pid as the hooks must see it.
+        plan.host_pid = int(os.readlink("/proc/self"))
         prepared = setup_container(plan, sock, console)
         msg.send(sock, msg.Ready())
         os.close(sock)
@@ -80,7 +80,7 @@ def init_main(plan: Plan, sock: int) -> None:
         if hooks.start_container:
             from berth.runtime.hooks import run_hooks
 
-            run_hooks("startContainer", hooks.start_container, {"id": plan.id, "status": "created"})
+            run_hooks("startContainer", hooks.start_container, hook_state(plan, "running"))
         exec_program(prepared)
     except BaseException as e:
         _die(e)
@@ -91,6 +91,20 @@ def _die(error: BaseException) -> None:
         os.write(2, f"berth-runc init: {error}\n".encode())
     finally:
         os._exit(127)
+
+
+def hook_state(plan: Plan, status: str) -> dict:
+    """The runtime-spec state object, as hooks inside the container receive it."""
+    state = {
+        "ociVersion": "1.0.2",
+        "id": plan.id,
+        "status": status,
+        "pid": plan.host_pid,
+        "bundle": plan.bundle,
+    }
+    if plan.spec.annotations:
+        state["annotations"] = plan.spec.annotations
+    return state
 
 
 def wait_for_start(fifo: int) -> None:
@@ -115,7 +129,7 @@ def setup_container(plan: Plan, sock: int, console: int | None) -> Prepared:
     if hooks.create_container:
         from berth.runtime.hooks import run_hooks
 
-        run_hooks("createContainer", hooks.create_container, {"id": plan.id, "status": "creating"})
+        run_hooks("createContainer", hooks.create_container, hook_state(plan, "creating"))
     rootfs.pivot_into(plan.rootfs)
     process = spec.process
     if process.terminal:
