@@ -138,8 +138,8 @@ def setup_container(plan: Plan, sock: int, console: int | None) -> Prepared:
         os.close(console)
     if linux:
         write_sysctls(linux.sysctl)
-        rootfs.mask_paths(linux.masked_paths)
         rootfs.readonly_paths(linux.readonly_paths)
+        rootfs.mask_paths(linux.masked_paths)
     rootfs.finish_root(root_propagation, spec.root.readonly)
     if spec.hostname is not None:
         prc.sethostname(spec.hostname)

@@ -8,7 +8,7 @@ Order (each step assumes the one before):
    (a symlink in the image cannot send a mount outside it).
 3. `create_devices`: the default device nodes and the spec's, /dev/fd & co.
 4. `pivot_into`: pivot_root into the rootfs and detach the old root.
-5. `mask_paths`, `readonly_paths`, `finish_root` (rootfs propagation, read-only root).
+5. `readonly_paths`, `mask_paths`, `finish_root` (rootfs propagation, read-only root).
 """
 
 from __future__ import annotations
