@@ -28,39 +28,49 @@ def ns_path(netns: str) -> str:
     return netns if "/" in netns else f"/run/netns/{netns}"
 
 
-def sockets_in(netns: str, kinds: list[tuple[int, int, int]]) -> list[socket.socket]:
-    """Sockets created inside the namespace `netns` (they stay there once made).
+def _in_thread(work, what: str):
+    """Run `work` on a short-lived thread and return its result or raise its error.
 
-    A short-lived thread joins the namespace (setns affects only the calling
-    thread), creates the sockets and leaves; this avoids forking a helper
-    process per socket, which costs ten times more.
+    Namespace changes (setns, unshare of the network namespace) affect only the
+    calling thread; doing them on a throwaway thread leaves berthd's own threads
+    where they were, and avoids forking a multi-threaded daemon.
     """
-    from pyroute2.netns import setns
-
-    out: list[socket.socket] = []
+    result: list = []
     err: list[BaseException] = []
 
-    def work() -> None:
-        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    def run() -> None:
         try:
-            setns(ns_path(netns), flags=0)
-            try:
-                out.extend(socket.socket(f, t, p) for f, t, p in kinds)
-            finally:
-                setns(own, flags=0)
-        except BaseException as e:  # reported to the caller below
+            result.append(work())
+        except BaseException as e:  # re-raised on the caller's thread
             err.append(e)
-        finally:
-            os.close(own)
 
-    t = threading.Thread(target=work, name="berth-setns")
+    t = threading.Thread(target=run, name=f"berth-{what}")
     t.start()
     t.join()
     if err:
-        for s in out:
-            s.close()
-        raise InternalError(f"cannot open sockets in network namespace {netns}: {err[0]}")
-    return out
+        raise err[0]
+    return result[0]
+
+
+def sockets_in(netns: str, kinds: list[tuple[int, int, int]]) -> list[socket.socket]:
+    """Sockets created inside the namespace `netns` (they stay there once made)."""
+    from berth.linux.namespaces import CLONE_NEWNET, setns
+
+    path = ns_path(netns)
+
+    def work() -> list[socket.socket]:
+        target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            setns(target, CLONE_NEWNET, path)
+        finally:
+            os.close(target)
+        # this thread ends right after: it never needs to go back
+        return [socket.socket(f, t, p) for f, t, p in kinds]
+
+    try:
+        return _in_thread(work, "setns")
+    except OSError as e:
+        raise InternalError(f"cannot open sockets in network namespace {netns}: {e}") from e
 
 
 @contextlib.contextmanager
@@ -193,18 +203,46 @@ def add_veth(plan: VethPlan, sandbox: str, netns: str | None = None) -> None:
         raise
 
 
+_shared_dirs: set[str] = set()
+
+
+def _ensure_shared(directory: Path) -> None:
+    """Make the namespace directory a shared mount, as `ip netns` does, so that
+    unmounting a namespace file also reaches mount namespaces made after it."""
+    from berth.linux.mount import MS_BIND, MS_REC, MS_SHARED, mount
+
+    key = str(directory)
+    if key in _shared_dirs:
+        return
+    try:
+        mount(None, key, None, MS_SHARED | MS_REC)
+    except OSError:
+        mount(key, key, None, MS_BIND | MS_REC)
+        mount(None, key, None, MS_SHARED | MS_REC)
+    _shared_dirs.add(key)
+
+
 def create_sandbox(path: str) -> None:
     """A fresh network namespace bound at `path`, with loopback up."""
-    from pyroute2 import netns as pnetns
+    from berth.linux.mount import MS_BIND, mount
+    from berth.linux.namespaces import CLONE_NEWNET, unshare
 
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    if os.path.exists(path):
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_shared(target.parent)
+    if os.path.lexists(path):
         remove_sandbox(path)
-    pnetns.create(path)
+    os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444))
+
+    def work() -> None:
+        unshare(CLONE_NEWNET)  # this thread only; it ends right after
+        mount("/proc/thread-self/ns/net", path, None, MS_BIND)
+
     try:
+        _in_thread(work, "netns")
         with netlink(path) as ns:
             ns.link("set", index=_index(ns, "lo"), state="up")
-    except Exception:
+    except BaseException:
         remove_sandbox(path)
         raise
 

@@ -18,6 +18,7 @@ import errno
 import json
 import os
 import select
+import signal
 import socket
 import sys
 import threading
@@ -69,7 +70,8 @@ class _TcpRelay:
     def listen(self, sock: socket.socket, target: tuple[str, int]) -> None:
         sock.setblocking(False)
         self.listeners[sock.fileno()] = (sock, target)
-        self.ep.register(sock.fileno(), select.EPOLLIN)
+        # several worker processes wait on the same listener: wake only one of them
+        self.ep.register(sock.fileno(), select.EPOLLIN | select.EPOLLEXCLUSIVE)
 
     def _want(self, side: _Side) -> None:
         ev = 0
@@ -231,15 +233,49 @@ def main(argv: list[str] | None = None) -> int:
     ports = [s.getsockname()[1] for s in sockets]
     report.write(json.dumps({"ports": ports}) + "\n")
     report.close()
-    relay = _TcpRelay()
+    tcp = [
+        (s, (m["container_ip"], int(m["container_port"])))
+        for m, s in zip(mappings, sockets, strict=True)
+        if m["proto"] == "tcp"
+    ]
+    # TCP relaying is CPU-bound Python: one worker process per core (at most 4)
+    # share the listeners. Workers die with the first process (parent-death
+    # signal), which is the one berth stops by pid.
+    workers = min(4, os.cpu_count() or 1) if tcp else 1
+    for _ in range(workers - 1):
+        if os.fork() == 0:
+            from berth.linux.process import set_parent_death_signal
+
+            set_parent_death_signal(signal.SIGKILL)
+            _relay(tcp)
+            os._exit(0)
     for m, sock in zip(mappings, sockets, strict=True):
-        target = (m["container_ip"], int(m["container_port"]))
-        if m["proto"] == "tcp":
-            relay.listen(sock, target)
-        else:
+        if m["proto"] == "udp":
+            target = (m["container_ip"], int(m["container_port"]))
             threading.Thread(target=_serve_udp, args=(sock, target), daemon=True).start()
-    relay.run()
+    signal.signal(signal.SIGTERM, lambda *_: _stop_group())
+    if tcp:
+        _relay(tcp)
+    else:
+        while True:
+            signal.pause()
     return 0
+
+
+def _relay(listeners: list[tuple[socket.socket, tuple[str, int]]]) -> None:
+    relay = _TcpRelay()
+    for sock, target in listeners:
+        relay.listen(sock, target)
+    relay.run()
+
+
+def _stop_group() -> None:
+    """SIGTERM to the first process ends its workers too."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        os.killpg(0, signal.SIGTERM)
+    finally:
+        os._exit(0)
 
 
 if __name__ == "__main__":
