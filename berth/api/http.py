@@ -1,0 +1,351 @@
+"""Requests and responses of the Engine API, and the HTTP/1.1 wire under them.
+
+A route handler receives a `Request` (path parameters, query, a body reader)
+and returns one of three response shapes:
+
+- `Response`: a status, a body and a content type (JSON documents, tar files);
+- `StreamResponse`: an iterator of byte chunks sent with chunked encoding and
+  flushed one by one (events, `logs -f`, stats, progress lines);
+- `HijackResponse`: the connection is taken over after the headers
+  (`101 UPGRADED` when the client asked for `Upgrade: tcp`, as docker does for
+  attach and exec start) and handed to a callable as a `RawStream`.
+
+The server is the stdlib's thread-per-connection `socketserver`, over a unix
+socket or TCP(+TLS); `berth.api.app.App.serve` is called once per request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import socketserver
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from typing import IO, Any
+
+from berth.errors import InvalidArgument
+
+log = logging.getLogger(__name__)
+
+
+class BodyReader:
+    """The request body as a file-like object (Content-Length or chunked)."""
+
+    def __init__(self, rfile: IO[bytes], length: int | None, chunked: bool) -> None:
+        self._rfile = rfile
+        self._left = length or 0
+        self._chunked = chunked
+        self._chunk_left = 0
+        self._done = not chunked and not length
+
+    def read(self, size: int = -1) -> bytes:
+        if self._done:
+            return b""
+        if self._chunked:
+            return self._read_chunked(size)
+        want = self._left if size < 0 else min(size, self._left)
+        data = self._rfile.read(want)
+        self._left -= len(data)
+        if not data or self._left == 0:
+            self._done = True
+        return data
+
+    def _read_chunked(self, size: int) -> bytes:
+        out = bytearray()
+        while not self._done and (size < 0 or len(out) < size):
+            if self._chunk_left == 0:
+                line = self._rfile.readline(1024)
+                if not line:
+                    self._done = True
+                    break
+                try:
+                    self._chunk_left = int(line.split(b";")[0].strip() or b"0", 16)
+                except ValueError as exc:
+                    raise InvalidArgument("malformed chunked request body") from exc
+                if self._chunk_left == 0:
+                    while self._rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass
+                    self._done = True
+                    break
+            want = self._chunk_left if size < 0 else min(self._chunk_left, size - len(out))
+            data = self._rfile.read(want)
+            if not data:
+                self._done = True
+                break
+            out += data
+            self._chunk_left -= len(data)
+            if self._chunk_left == 0:
+                self._rfile.readline(16)
+        return bytes(out)
+
+    def drain(self) -> bool:
+        """Read what the handler left; False when the connection cannot be reused."""
+        try:
+            while self.read(65536):
+                pass
+        except (OSError, InvalidArgument):
+            return False
+        return True
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Any  # http.client.HTTPMessage
+    body: BodyReader
+    api_version: str
+    params: dict[str, str] = field(default_factory=dict)
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[-1] if values else default
+
+    def args(self, name: str) -> list[str]:
+        return self.query.get(name, [])
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        value = self.arg(name)
+        if value is None:
+            return default
+        return value.lower() not in ("", "0", "false", "no")
+
+    def int_arg(self, name: str, default: int | None = None) -> int | None:
+        value = self.arg(name)
+        if value is None or value == "":
+            return default
+        try:
+            return int(value)
+        except ValueError as exc:
+            raise InvalidArgument(f"invalid value for {name}: {value!r}") from exc
+
+    def filters(self) -> dict[str, list[str]]:
+        """The `filters` query parameter: {"key": ["v", ...]} or legacy {"key": {"v": true}}."""
+        text = self.arg("filters")
+        if not text:
+            return {}
+        try:
+            raw = json.loads(text)
+        except ValueError as exc:
+            raise InvalidArgument(f"invalid filter: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise InvalidArgument("invalid filter: not an object")
+        out: dict[str, list[str]] = {}
+        for key, value in raw.items():
+            if isinstance(value, dict):
+                out[key] = [k for k, v in value.items() if v]
+            elif isinstance(value, list):
+                out[key] = [str(v) for v in value]
+            else:
+                raise InvalidArgument(f"invalid filter value for {key}")
+        return out
+
+    def json(self, *, required: bool = False) -> Any:
+        data = self.body.read()
+        if not data.strip():
+            if required:
+                raise InvalidArgument("request body is required")
+            return {}
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise InvalidArgument(f"invalid JSON: {exc}") from exc
+
+    def json_object(self) -> dict:
+        body = self.json()
+        if body is None:
+            return {}
+        if not isinstance(body, dict):
+            raise InvalidArgument("invalid JSON: expected an object")
+        return body
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    content_type: str | None = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(status, json.dumps(obj).encode() + b"\n", "application/json", headers or {})
+
+
+def no_content(status: int = 204) -> Response:
+    return Response(status, b"", None)
+
+
+@dataclass
+class StreamResponse:
+    chunks: Iterable[bytes]
+    status: int = 200
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class RawStream:
+    """A hijacked connection: reads what the client sends, writes raw bytes."""
+
+    def __init__(self, sock: socket.socket, rfile: IO[bytes], wfile: IO[bytes]) -> None:
+        self.sock = sock
+        self.rfile = rfile
+        self.wfile = wfile
+
+    def read(self, size: int = 65536) -> bytes:
+        """Bytes from the client; b"" once it closed its side."""
+        try:
+            return self.rfile.read1(size)  # type: ignore[attr-defined]
+        except OSError:
+            return b""
+
+    def write(self, data: bytes) -> None:
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def close_write(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+@dataclass
+class HijackResponse:
+    run: Callable[[RawStream], None]
+    content_type: str = "application/vnd.docker.raw-stream"
+
+
+AnyResponse = Response | StreamResponse | HijackResponse
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One connection; each request goes to `server.app.serve(self, ...)`."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "berth"
+    sys_version = ""
+
+    def handle_one_request(self) -> None:
+        try:
+            self.raw_requestline = self.rfile.readline(65537)
+            if len(self.raw_requestline) > 65536:
+                self.send_error(414)
+                return
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if not self.parse_request():
+                return
+            self.server.app.serve(self)  # type: ignore[attr-defined]
+            self.wfile.flush()
+        except (TimeoutError, ConnectionError, BrokenPipeError):
+            self.close_connection = True
+
+    def address_string(self) -> str:
+        addr = self.client_address
+        return addr[0] if isinstance(addr, tuple) and addr else "unix"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def split_target(self) -> tuple[str, dict[str, list[str]]]:
+        parsed = urllib.parse.urlsplit(self.path)
+        return urllib.parse.unquote(parsed.path), urllib.parse.parse_qs(
+            parsed.query, keep_blank_values=True
+        )
+
+    def body_reader(self) -> BodyReader:
+        chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+        length = self.headers.get("Content-Length")
+        try:
+            n = int(length) if length else None
+        except ValueError:
+            n = None
+        return BodyReader(self.rfile, n, chunked)
+
+    def write_response(self, resp: AnyResponse) -> None:
+        if isinstance(resp, Response):
+            self._write_plain(resp)
+        elif isinstance(resp, StreamResponse):
+            self._write_stream(resp)
+        else:
+            self._write_hijack(resp)
+
+    def _common_headers(self, headers: dict[str, str]) -> None:
+        for key, value in self.server.app.common_headers.items():  # type: ignore[attr-defined]
+            self.send_header(key, value)
+        for key, value in headers.items():
+            self.send_header(key, value)
+
+    def _write_plain(self, resp: Response) -> None:
+        self.send_response(resp.status)
+        self._common_headers(resp.headers)
+        if resp.content_type and resp.status != 304:
+            self.send_header("Content-Type", resp.content_type)
+        if resp.status not in (204, 304):
+            self.send_header("Content-Length", str(len(resp.body)))
+        self.end_headers()
+        if resp.status not in (204, 304) and self.command != "HEAD":
+            self.wfile.write(resp.body)
+
+    def _write_stream(self, resp: StreamResponse) -> None:
+        self.send_response(resp.status)
+        self._common_headers(resp.headers)
+        self.send_header("Content-Type", resp.content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.flush()
+        chunks = iter(resp.chunks)
+        try:
+            for chunk in chunks:
+                if chunk:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            self.close_connection = True
+        finally:
+            close = getattr(chunks, "close", None)
+            if close:
+                close()
+
+    def _write_hijack(self, resp: HijackResponse) -> None:
+        upgrade = "upgrade" in (self.headers.get("Connection") or "").lower()
+        if upgrade:
+            self.send_response_only(101, "UPGRADED")
+            self.send_header("Content-Type", resp.content_type)
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Upgrade", "tcp")
+        else:
+            self.send_response_only(200)
+            self.send_header("Content-Type", resp.content_type)
+            self.send_header("Connection", "close")
+        self._common_headers({})
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        try:
+            resp.run(RawStream(self.connection, self.rfile, self.wfile))
+        except OSError:
+            pass
+
+
+class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    block_on_close = False
+
+
+class TCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+
+def iter_json_lines(items: Iterable[Any]) -> Iterator[bytes]:
+    for item in items:
+        yield json.dumps(item).encode() + b"\n"

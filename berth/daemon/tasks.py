@@ -1,0 +1,70 @@
+"""The daemon's view of a container's process: a `Tasks` interface, and its
+implementation over `berth.shim.client` (one shim per container).
+
+The daemon never holds a container's process. Everything it knows about a
+running container comes from its shim, which survives the daemon: after a
+restart `connect` finds the shim again, and a container that exited while the
+daemon was away has its exit status in the shim's durable record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class ExitInfo:
+    code: int
+    oom_killed: bool = False
+    finished_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SpawnRequest:
+    id: str
+    bundle: Path
+    runtime: str  # path of the OCI runtime executable
+    runtime_root: Path
+    tty: bool
+    stdin_open: bool
+    log_path: Path
+    log_max_size: int = 0
+    log_max_file: int = 1
+
+
+class Tasks(Protocol):
+    def spawn(self, req: SpawnRequest) -> int:
+        """Start a shim which creates and starts the container; the container's pid."""
+        ...
+
+    def alive(self, cid: str) -> bool:
+        """Whether a shim for `cid` answers (and its container still runs)."""
+        ...
+
+    def pid(self, cid: str) -> int: ...
+
+    def wait(self, cid: str) -> ExitInfo:
+        """Block until the container exits (or return its durable exit record)."""
+        ...
+
+    def exit_record(self, cid: str) -> ExitInfo | None: ...
+
+    def kill(self, cid: str, signum: int, all_processes: bool = False) -> None: ...
+
+    def pause(self, cid: str) -> None: ...
+
+    def resume(self, cid: str) -> None: ...
+
+    def resize(self, cid: str, height: int, width: int) -> None: ...
+
+    def attach(self, cid: str, stdin: bool, stdout: bool, stderr: bool) -> Any:
+        """A socket-like stream to the container's stdio."""
+        ...
+
+    def exec(self, cid: str, exec_id: str, process: dict[str, Any], tty: bool) -> Any: ...
+
+    def cleanup(self, cid: str) -> None:
+        """Remove the runtime's state and the shim's files after the container ended."""
+        ...
