@@ -70,8 +70,10 @@ class RegistryClient:
         *,
         pool: Pool | None = None,
         ca_file: str | None = None,
+        retries: int = RETRIES,
     ) -> None:
         self.endpoint = endpoint
+        self.retries = retries
         self.pool = pool or Pool(ca_file=ca_file)
         self.auth = Authenticator(self.pool, credential or Credential(), verify_tls=endpoint.secure)
         self.base = ""
@@ -293,7 +295,7 @@ class RegistryClient:
                     what=f"blob {digest}",
                 )
             except errors.Unavailable as e:
-                attempt = _backoff(attempt, e, digest)
+                attempt = _backoff(attempt, e, digest, self.retries)
                 continue
             # A server that ignores Range resends from zero: skip what we have.
             skip = received if resp.status == 200 else 0
@@ -333,12 +335,14 @@ class RegistryClient:
                 resp._discard()
                 if size is not None and received >= size:
                     break
-                attempt = _backoff(attempt, e, digest)
+                attempt = _backoff(attempt, e, digest, self.retries)
                 continue
             resp.close()
             expected = size if size is not None else total
             if expected is not None and received < expected:
-                attempt = _backoff(attempt, EOFError(f"short read {received}/{expected}"), digest)
+                attempt = _backoff(
+                    attempt, EOFError(f"short read {received}/{expected}"), digest, self.retries
+                )
                 continue
             break
         if size is not None and received != size:
@@ -525,10 +529,10 @@ def _total_length(resp: Response, received: int) -> int | None:
     return received + int(length) if length and length.isdigit() else None
 
 
-def _backoff(attempt: int, error: Exception, digest: str) -> int:
+def _backoff(attempt: int, error: Exception, digest: str, retries: int) -> int:
     attempt += 1
-    if attempt > RETRIES:
-        raise errors.Unavailable(f"download of {digest} failed after {RETRIES} retries: {error}")
+    if attempt > retries:
+        raise errors.Unavailable(f"download of {digest} failed after {retries} retries: {error}")
     log.warning("download of %s broke (%s); retry %d", digest, error, attempt)
     time.sleep(min(0.1 * 2**attempt, 2.0))
     return attempt

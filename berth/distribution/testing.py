@@ -223,3 +223,129 @@ def make_oci_layout(
     }
     (path / "index.json").write_text(json.dumps(index))
     return Layout(path, mdigest, cdigest, [d["digest"] for d in descs], [d["size"] for d in descs])
+
+
+# ---- in-process registry and a faulty proxy ------------------------------------------
+
+
+class InProcessRegistry:
+    """berth's registry served from a thread of this process (its stats are readable)."""
+
+    def __init__(self, root: Path, htpasswd: Path | None = None) -> None:
+        import threading
+
+        from berth.distribution.server.app import RegistryServer
+
+        root.mkdir(parents=True, exist_ok=True)
+        self.server = RegistryServer(root, ("127.0.0.1", 0), htpasswd)
+        self.root = root
+        self.host = self.server.address
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def stats(self):
+        return self.server.stats
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(10)
+
+
+class DroppingProxy:
+    """A TCP proxy on loopback that cuts blob responses short.
+
+    Every response carrying more than `cut_after` bytes is cut after that many
+    bytes, for the first `drops` such responses (drops < 0: always). Counts
+    the bytes it forwarded from the server.
+    """
+
+    def __init__(self, upstream: str, cut_after: int, drops: int = 1) -> None:
+        import threading
+
+        host, port = upstream.rsplit(":", 1)
+        self.upstream = (host, int(port))
+        self.cut_after = cut_after
+        self.drops = drops
+        self.dropped = 0
+        self.range_requests = 0
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.host = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self._lock = threading.Lock()
+        self._closed = False
+        self._threads: list[threading.Thread] = []
+        t = threading.Thread(target=self._accept, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self._closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            t = threading.Thread(target=self._serve, args=(client,), daemon=True)
+            t.start()
+
+    def _serve(self, client: socket.socket) -> None:
+        """One request per connection (we ask the server to close after it)."""
+        with client, socket.create_connection(self.upstream) as up:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                data = client.recv(65536)
+                if not data or data[:1] == b"\x16":  # a TLS handshake: plain HTTP only here
+                    return
+                head += data
+            headers, _, rest = head.partition(b"\r\n\r\n")
+            lines = [
+                ln for ln in headers.split(b"\r\n") if not ln.lower().startswith(b"connection:")
+            ]
+            if any(ln.lower().startswith(b"range:") for ln in lines):
+                with self._lock:
+                    self.range_requests += 1
+            length = 0
+            for ln in lines:
+                if ln.lower().startswith(b"content-length:"):
+                    length = int(ln.split(b":", 1)[1])
+            while len(rest) < length:
+                data = client.recv(65536)
+                if not data:
+                    return
+                rest += data
+            up.sendall(b"\r\n".join([*lines, b"Connection: close"]) + b"\r\n\r\n" + rest)
+            sent = 0
+            cut = False
+            while True:
+                data = up.recv(65536)
+                if not data:
+                    break
+                with self._lock:
+                    if (
+                        not cut
+                        and sent + len(data) > self.cut_after
+                        and (self.drops < 0 or self.dropped < self.drops)
+                    ) and self._is_big(head):
+                        cut = True
+                        self.dropped += 1
+                if cut and sent + len(data) > self.cut_after:
+                    client.sendall(data[: max(self.cut_after - sent, 0)])
+                    client.shutdown(socket.SHUT_RDWR)
+                    return
+                client.sendall(data)
+                sent += len(data)
+
+    @staticmethod
+    def _is_big(head: bytes) -> bool:
+        first = head.split(b"\r\n", 1)[0]
+        return first.startswith(b"GET ") and b"/blobs/" in first
+
+    def close(self) -> None:
+        self._closed = True
+        self.listener.close()
