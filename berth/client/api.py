@@ -59,6 +59,19 @@ def _version_tuple(v: str) -> tuple[int, ...]:
     return tuple(int(x) for x in v.split(".") if x.isdigit())
 
 
+def _supported_version(body: bytes) -> str | None:
+    """The version in a daemon's "client version X is too new" refusal, if it is one."""
+    marker = b"Maximum supported API version is "
+    pos = body.find(marker)
+    if pos < 0:
+        return None
+    tail = body[pos + len(marker) :].split(b'"')[0].split()[0].rstrip(b".")
+    version = tail.decode("ascii", "replace")
+    if not _version_tuple(version) or _version_tuple(version) < _version_tuple(MIN_API_VERSION):
+        return None
+    return version
+
+
 def default_host() -> str:
     """`BERTH_HOST`, else the default socket. DOCKER_HOST is deliberately ignored."""
     return os.environ.get("BERTH_HOST") or wire.DEFAULT_HOST
@@ -146,14 +159,26 @@ class Client:
         if isinstance(body, dict | list):
             body = json.dumps(body).encode()
             hdrs.setdefault("Content-Type", "application/json")
-        target = f"/v{self.api_version()}{path}{encode_query(params)}"
+        if self._version is None and not isinstance(body, bytes | bytearray | None):
+            self.api_version()  # a streamed body cannot be resent: negotiate first
+        # Optimistic negotiation: try our newest version without a /_ping round
+        # trip; an older daemon answers 400 "... Maximum supported API version
+        # is 1.41" and the request is sent once more with that version.
+        version = self._version or MAX_API_VERSION
+        target = f"/v{version}{path}{encode_query(params)}"
         resp = wire.send_request(
             self.endpoint, method, target, hdrs, body, timeout=timeout or self.timeout
         )
         if resp.status >= 300:
             data = resp.read()
             resp.close()
+            if self._version is None and resp.status == 400:
+                theirs = _supported_version(data)
+                if theirs is not None:
+                    self._version = theirs
+                    return self.request(method, path, params, body, headers, timeout)
             raise_for_status(resp.status, data)
+        self._version = version
         return resp
 
     def call(self, method: str, path: str, **kw: Any) -> Any:

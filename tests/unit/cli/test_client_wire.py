@@ -61,12 +61,17 @@ def sock_path(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "d.sock"
 
 
-def test_version_negotiation_and_json(sock_path: Path) -> None:
+def test_version_negotiation_without_ping_round_trip(sock_path: Path) -> None:
     seen: list[bytes] = []
 
     def respond(req: bytes, conn: socket.socket) -> None:
-        seen.append(req)
-        if req.startswith(b"GET /_ping"):
+        seen.append(req.split(b"\r\n")[0])
+        if req.startswith(b"GET /v1.43/"):
+            body = b'{"message":"client version 1.43 is too new. Maximum supported API version is 1.41"}'
+            conn.sendall(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+            )
+        elif req.startswith(b"GET /_ping"):
             conn.sendall(PING)
         else:
             body = json.dumps([{"Id": "x"}]).encode()
@@ -80,7 +85,13 @@ def test_version_negotiation_and_json(sock_path: Path) -> None:
     client = Client(f"unix://{sock_path}")
     assert client.get("/containers/json", params={"all": True}) == [{"Id": "x"}]
     assert client.api_version() == "1.41"  # the daemon's, lower than ours
-    assert seen[1].startswith(b"GET /v1.41/containers/json?all=1 HTTP/1.1\r\n")
+    assert seen == [
+        b"GET /v1.43/containers/json?all=1 HTTP/1.1",
+        b"GET /v1.41/containers/json?all=1 HTTP/1.1",
+    ]
+    pinged = Client(f"unix://{sock_path}")
+    assert pinged.api_version() == "1.41"
+    assert seen[-1] == b"GET /_ping HTTP/1.1"
 
 
 def test_chunked_json_stream_and_errors(sock_path: Path) -> None:
