@@ -37,7 +37,7 @@ class VethPlan:
 
 
 def bridge_name_for(net_id: str) -> str:
-    return f"br-{net_id[:12]}"
+    return f"bt-{net_id[:12]}"
 
 
 def check_ifname(name: str) -> str:

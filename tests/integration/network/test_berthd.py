@@ -1,0 +1,131 @@
+"""End to end through berthd: the three-tier application with berth's CLI and with docker's.
+
+A user network, a database container writing to a named volume, a backend
+serving that file by name (`api` alias), a frontend published on a host port
+that fetches from the backend through the embedded DNS; the host fetches the
+page from 127.0.0.1. Recreating the database keeps the data. Afterwards
+nothing of the daemon's remains on the host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from berth.network.netlink import host_routes
+
+from .berthd_fixture import Berthd, busybox_image_tar
+
+CGI = "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\necho 'frontend says:'\nwget -q -O - http://api/records.txt\n"
+
+
+def _free_subnet() -> str:
+    routes = host_routes()
+    for third in range(100, 250):
+        cand = ipaddress.IPv4Network(f"10.42.{third}.0/24")
+        if not any(cand.overlaps(r) for r in routes):
+            return str(cand)
+    pytest.skip("no free subnet")
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory):
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    root = tmp_path_factory.mktemp("berthd-net")
+    d = Berthd(root)
+    d.start()
+    try:
+        yield d
+    finally:
+        d.stop()
+        subprocess.run(["umount", "-R", str(d.data_root)], capture_output=True)
+
+
+def _cli(kind: str, daemon: Berthd) -> list[str]:
+    if kind == "docker":
+        exe = shutil.which("docker")
+        if exe is None:
+            pytest.skip("docker CLI is not installed")
+        return [exe, "-H", daemon.host]
+    return [str(Path(__import__("sys").executable).parent / "berth"), "-H", daemon.host]
+
+
+def _run(cli: list[str], *args: str, check: bool = True, timeout: float = 60) -> str:
+    p = subprocess.run([*cli, *args], capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} -> {p.returncode}: {p.stdout}{p.stderr}")
+    return p.stdout
+
+
+def _fetch(port: int, path: str) -> str:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+                return r.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.mark.parametrize("kind", ["berth", "docker"])
+def test_three_tier_through_berthd(daemon, kind, tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "berth_root_conftest", Path(__file__).parents[2] / "conftest.py"
+    )
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
+    cli = _cli(kind, daemon)
+    img = f"bt-busybox-{kind}"
+    tar = busybox_image_tar(tmp_path, conftest.make_busybox_rootfs)
+    with tar.open("rb") as f:
+        p = subprocess.run(
+            [*cli, "import", "-", img], stdin=f, capture_output=True, text=True, timeout=120
+        )
+    assert p.returncode == 0, p.stderr
+    www = tmp_path / "www"
+    (www / "cgi-bin").mkdir(parents=True)
+    (www / "cgi-bin" / "index.cgi").write_text(CGI)
+    (www / "cgi-bin" / "index.cgi").chmod(0o755)
+    net, vol = f"tier-{kind}", f"dbdata-{kind}"
+    try:
+        _run(cli, "network", "create", "--subnet", _free_subnet(), net)
+        _run(cli, "volume", "create", vol)
+        _run(cli, "run", "--rm", "--network", net, "-v", f"{vol}:/var/lib/db", img,
+             "sh", "-c", "echo 'row 1 from the database' > /var/lib/db/records.txt")  # fmt: skip
+        _run(cli, "run", "-d", "--name", f"backend-{kind}", "--network", net, "--network-alias", "api",
+             "-v", f"{vol}:/srv:ro", img, "httpd", "-f", "-p", "80", "-h", "/srv")  # fmt: skip
+        _run(cli, "run", "-d", "--name", f"frontend-{kind}", "--network", net, "-p", "127.0.0.1::8080",
+             "-v", f"{www}:/www:ro", img, "httpd", "-f", "-p", "8080", "-h", "/www")  # fmt: skip
+        port = int(_run(cli, "port", f"frontend-{kind}", "8080/tcp").split()[0].rsplit(":", 1)[1])
+        assert _fetch(port, "/cgi-bin/index.cgi") == "frontend says:\nrow 1 from the database\n"
+        _run(cli, "run", "--rm", "--network", net, "-v", f"{vol}:/var/lib/db", img,
+             "sh", "-c", "echo 'row 2 from the database' >> /var/lib/db/records.txt")  # fmt: skip
+        assert _fetch(port, "/cgi-bin/index.cgi").endswith(
+            "row 1 from the database\nrow 2 from the database\n"
+        )
+        # in use: refused, with Docker's wording
+        err = subprocess.run([*cli, "volume", "rm", vol], capture_output=True, text=True)
+        assert err.returncode != 0 and "in use" in err.stderr
+        err = subprocess.run([*cli, "network", "rm", net], capture_output=True, text=True)
+        assert err.returncode != 0 and "active endpoints" in err.stderr
+    finally:
+        _run(cli, "rm", "-f", f"frontend-{kind}", f"backend-{kind}", check=False)
+        _run(cli, "network", "rm", net, check=False)
+        _run(cli, "volume", "rm", vol, check=False)
+    assert net not in _run(cli, "network", "ls")
+    assert daemon.leftovers() == [] or all(
+        x.startswith(("nat:", "filter:", "bridge")) for x in daemon.leftovers()
+    )
