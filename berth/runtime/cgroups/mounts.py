@@ -15,6 +15,28 @@ class Hierarchy:
     name: str  # v1: the mount's options key ("cpu,cpuacct", "name=systemd"); v2: ""
 
 
+# v1 controller names; the other words of a cgroup mount's options are flags (xattr, ...).
+V1_CONTROLLERS = frozenset(
+    {
+        "cpu",
+        "cpuacct",
+        "cpuset",
+        "memory",
+        "devices",
+        "freezer",
+        "net_cls",
+        "net_prio",
+        "blkio",
+        "perf_event",
+        "hugetlb",
+        "pids",
+        "rdma",
+        "misc",
+        "debug",
+    }
+)
+
+
 def _unescape(field: str) -> str:
     return field.replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
 
@@ -33,7 +55,7 @@ def host_hierarchies(mountinfo: str = "/proc/self/mountinfo") -> list[Hierarchy]
                 found.append(Hierarchy(2, mountpoint, (), ""))
                 continue
             opts = super_opts.split(",")
-            controllers = tuple(o for o in opts if o not in ("rw", "ro") and "=" not in o)
+            controllers = tuple(o for o in opts if o in V1_CONTROLLERS)
             names = [o for o in opts if o.startswith("name=")]
             key = ",".join(controllers) or (names[0] if names else "")
             if key in seen:  # the same hierarchy mounted twice
