@@ -208,8 +208,14 @@ class NetworkService(ContainerHook):
         self.manager.unregister_container(container_id)
 
     def inspect(self, container_id: str, doc: dict) -> None:
+        """Fill an inspect document, or a list entry (which has "Names" and short shapes)."""
         mode = (doc.get("HostConfig") or {}).get("NetworkMode") or "default"
-        doc["NetworkSettings"] = self.manager.network_settings(container_id, mode)
+        settings = self.manager.network_settings(container_id, mode)
+        if "Names" not in doc:
+            doc["NetworkSettings"] = settings
+            return
+        doc["NetworkSettings"] = {"Networks": settings["Networks"]}
+        doc["Ports"] = list_ports(settings["Ports"])
 
     def restore(self, running: set[str]) -> None:
         self.manager.restore(running)
@@ -220,6 +226,24 @@ class NetworkService(ContainerHook):
             self.manager.close()
         else:
             self.manager.shutdown_host_state()
+
+
+def list_ports(ports: dict[str, list[dict[str, str]] | None]) -> list[dict]:
+    """NetworkSettings.Ports -> the "Ports" array of GET /containers/json."""
+    out = []
+    for key, bindings in ports.items():
+        port, _, proto = key.partition("/")
+        for b in bindings or [None]:
+            entry: dict = {"PrivatePort": int(port), "Type": proto or "tcp"}
+            if b:
+                entry = {
+                    "IP": b["HostIp"],
+                    "PrivatePort": int(port),
+                    "PublicPort": int(b["HostPort"]),
+                    "Type": proto,
+                }
+            out.append(entry)
+    return out
 
 
 class _Containers:
