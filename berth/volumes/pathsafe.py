@@ -190,7 +190,8 @@ def archive(root: str | Path, path: str, out: io.RawIOBase | io.BufferedIOBase) 
     The top entry is named after the path's last component, as Docker does.
     Walking uses fds opened with O_NOFOLLOW; symlinks are stored, not followed.
     """
-    r = resolve(root, path, follow_last=not path.endswith("/."))
+    # the link itself, as docker cp; a trailing "/" or "/." asks for what it points to
+    r = resolve(root, path, follow_last=path.endswith(("/", "/.")))
     try:
         base = PurePosixPath(r.path).name or "."
         with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
@@ -367,3 +368,36 @@ def _extract_member(
             os.utime(name, (m.mtime, m.mtime), dir_fd=fd)
     finally:
         os.close(fd)
+
+
+def archive_stream(root: str | Path, path: str, chunk: int = 1 << 16) -> Iterator[bytes]:
+    """`archive` as an iterator of chunks, for a streamed HTTP response.
+
+    The path is resolved before the first chunk, so NotFound and friends are
+    raised by this call rather than in the middle of the stream.
+    """
+    import threading
+
+    resolve(root, path).close()  # errors now, not mid-stream
+    rfd, wfd = os.pipe()
+    errors: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            with os.fdopen(wfd, "wb") as w:
+                archive(root, path, w)
+        except BaseException as e:  # surfaced to the consumer at the end
+            errors.append(e)
+
+    t = threading.Thread(target=produce, name="berth-archive", daemon=True)
+    t.start()
+
+    def chunks() -> Iterator[bytes]:
+        with os.fdopen(rfd, "rb") as r:
+            while data := r.read(chunk):
+                yield data
+        t.join()
+        if errors:
+            raise errors[0]
+
+    return chunks()

@@ -89,3 +89,12 @@ def test_extract_refuses_escapes(root, tmp_path):
     # extracting *into* a symlinked destination stays inside the root
     pathsafe.extract(root, "/escape/etc", _tar(("x", "file", b"y")))
     assert (root / "etc" / "x").read_text() == "y"
+
+
+def test_archive_stream_and_its_early_errors(root):
+    data = b"".join(pathsafe.archive_stream(root, "/abs"))
+    with tarfile.open(fileobj=io.BytesIO(data)) as t:
+        (member,) = t.getmembers()
+    assert member.issym() and member.linkname == "/etc/passwd"
+    with pytest.raises(NotFound):
+        pathsafe.archive_stream(root, "/nope/x")
