@@ -31,6 +31,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "berth.api.images",
     "berth.api.networks",
     "berth.api.volumes",
+    "berth.api.distribution",
     # other areas: one line each
 )
 

@@ -20,7 +20,7 @@ SERVICES: tuple[tuple[str, str], ...] = (
     ("networks", "berth.daemon.networks"),
     ("volumes", "berth.daemon.volumes"),
     # ("build", "berth.daemon.build"),
-    # ("distribution", "berth.daemon.distribution"),
+    ("distribution", "berth.daemon.distribution"),
 )
 
 
