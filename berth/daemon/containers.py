@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from berth.daemon import merge, names, restart, view
+from berth.daemon import container_io, merge, names, restart, view
 from berth.daemon.config import DaemonOptions
 from berth.daemon.events import EventBus
 from berth.daemon.hooks import ContainerHook, ContainerInfo, StartContext
@@ -626,6 +626,50 @@ class ContainerService:
                 hook.inspect(c.id, doc)
             docs.append(doc)
         return docs
+
+    # ---- I/O and resources (berth.daemon.container_io) ----------------------------------
+
+    def logs(self, ref: str, **kw: Any) -> Iterator[bytes]:
+        return container_io.logs(self, ref, **kw)
+
+    def top(self, ref: str, ps_args: str) -> dict[str, Any]:
+        return container_io.top(self, ref, ps_args)
+
+    def changes(self, ref: str) -> list[dict[str, Any]]:
+        return container_io.changes(self, ref)
+
+    def export(self, ref: str) -> Iterator[bytes]:
+        return container_io.export(self, ref)
+
+    def archive_stat(self, ref: str, path: str) -> dict[str, Any]:
+        return container_io.archive_stat(self, ref, path)
+
+    def archive_get(self, ref: str, path: str) -> tuple[dict[str, Any], Iterator[bytes]]:
+        return container_io.archive_get(self, ref, path)
+
+    def archive_put(self, ref: str, path: str, body: Any, **kw: bool) -> None:
+        container_io.archive_put(self, ref, path, body, **kw)
+
+    def update(self, ref: str, body: dict[str, Any]) -> list[str]:
+        return container_io.update(self, ref, body)
+
+    def stats_once(self, ref: str) -> dict[str, Any]:
+        return container_io.stats_once(self, ref)
+
+    def stats_stream(self, ref: str) -> Iterator[dict[str, Any]]:
+        return container_io.stats_stream(self, ref)
+
+    def resize(self, ref: str, height: int, width: int) -> None:
+        c = self.store.get(ref)
+        if c.state.status not in RUNNING_LIKE:
+            raise Conflict(f"Container {c.id} is not running")
+        self.tasks.resize(c.id, height, width)
+
+    def attach(self, ref: str, **kw: Any) -> Callable[[Any], None]:
+        from berth.daemon.streams import attach_session
+
+        c = self.store.get(ref)
+        return attach_session(self, c, **kw)
 
     def image_users(self) -> dict[str, list[Any]]:
         """image id -> the containers using it (for Docker's image delete rules)."""

@@ -19,9 +19,14 @@ _HC_INT = (
 
 
 def _type_error(field: str, want: str, value: Any) -> InvalidArgument:
-    got = {dict: "object", list: "array", str: "string", bool: "bool", int: "number"}.get(
-        type(value), type(value).__name__
-    )
+    got = {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "bool",
+        int: "number",
+        float: "number",
+    }.get(type(value), type(value).__name__)
     return InvalidArgument(
         f"json: cannot unmarshal {got} into Go struct field {field} of type {want}"
     )
@@ -34,8 +39,11 @@ def check_types(body: dict[str, Any]) -> None:
         if key in ("Cmd", "Entrypoint") and isinstance(v, str):
             body[key] = [v]  # Docker's StrSlice accepts a bare string
             continue
-        if v is not None and (not isinstance(v, list) or not all(isinstance(x, str) for x in v)):
+        if v is not None and not isinstance(v, list):
             raise _type_error(f"Config.{key}", "[]string", v)
+        bad = next((x for x in v or [] if not isinstance(x, str)), None)
+        if bad is not None:
+            raise _type_error(f"Config.{key}", "string", bad)
     for key in _STR:
         v = body.get(key)
         if v is not None and not isinstance(v, str):
