@@ -74,21 +74,18 @@ def copy_to_container(client: Client, src: str, cid: str, dst: str, follow: bool
         raise errors.NotFound(f"could not find the file {src} in the local filesystem")
     # Where does it go: into dst if dst is an existing directory, else renamed to dst.
     target_dir, name = dst, os.path.basename(os.path.normpath(src))
+    from berth import errors
+
     try:
-        client.head(f"/containers/{common.quote(cid)}/archive", params={"path": dst})
-        stat_ok = True
-    except Exception:
-        stat_ok = False
-    if not stat_ok or not _is_dir_stat(client, cid, dst):
-        target_dir, name = (
-            os.path.dirname(dst.rstrip("/")) or "/",
-            os.path.basename(dst.rstrip("/")),
-        )
+        is_dir = _is_dir_stat(client, cid, dst)
+    except errors.NotFound:
+        is_dir = False  # a new name: the copy is renamed to it
+    if not is_dir:
+        target_dir = os.path.dirname(dst.rstrip("/")) or "/"
+        name = os.path.basename(dst.rstrip("/"))
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        tar.add(src, arcname=name, recursive=True)
-        if follow and os.path.islink(src):
-            pass
+        tar.add(os.path.realpath(src) if follow else src, arcname=name, recursive=True)
     client.put(
         f"/containers/{common.quote(cid)}/archive",
         params={"path": target_dir},

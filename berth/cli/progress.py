@@ -91,7 +91,10 @@ def render_stream(
     """Render (or, with quiet, just drain and check) a stream; return its aux payloads."""
     import io
 
-    renderer = Renderer(io.StringIO() if quiet else out)
+    sink = io.StringIO() if quiet else None
+    renderer = Renderer(sink or out)
     for msg in messages:
         renderer.feed(msg)
+    if sink is not None:
+        renderer.aux.append({"quiet_output": sink.getvalue()})
     return renderer.aux

@@ -159,8 +159,13 @@ class Client:
         if isinstance(body, dict | list):
             body = json.dumps(body).encode()
             hdrs.setdefault("Content-Type", "application/json")
-        if self._version is None and not isinstance(body, bytes | bytearray | None):
-            self.api_version()  # a streamed body cannot be resent: negotiate first
+        resend_cost = body is not None and (
+            not isinstance(body, bytes | bytearray) or len(body) > 65536
+        )
+        if self._version is None and (method == "HEAD" or resend_cost):
+            # a streamed or large body is not worth resending, and an error to
+            # HEAD has no body to read the daemon's version from: ping first
+            self.api_version()
         # Optimistic negotiation: try our newest version without a /_ping round
         # trip; an older daemon answers 400 "... Maximum supported API version
         # is 1.41" and the request is sent once more with that version.
@@ -176,7 +181,7 @@ class Client:
                 theirs = _supported_version(data)
                 if theirs is not None:
                     self._version = theirs
-                    return self.request(method, path, params, body, headers, timeout)
+                    return self.request(method, path, params, body, hdrs, timeout)
             raise_for_status(resp.status, data)
         self._version = version
         return resp

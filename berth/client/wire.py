@@ -248,14 +248,20 @@ def send_request(
         headers = {"Host": endpoint.host_header, "User-Agent": "berth-cli", **headers}
         if isinstance(body, bytes | bytearray):
             headers["Content-Length"] = str(len(body))
-            sock.sendall(encode_head(method, target, headers) + body)
+            try:
+                sock.sendall(encode_head(method, target, headers) + body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the daemon answered early (an error) and stopped reading
         elif body is not None:
             headers["Transfer-Encoding"] = "chunked"
             sock.sendall(encode_head(method, target, headers))
-            for piece in body:
-                if piece:
-                    sock.sendall(b"%x\r\n" % len(piece) + piece + b"\r\n")
-            sock.sendall(b"0\r\n\r\n")
+            try:
+                for piece in body:
+                    if piece:
+                        sock.sendall(b"%x\r\n" % len(piece) + piece + b"\r\n")
+                sock.sendall(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # read the early answer below
         else:
             if method in ("POST", "PUT"):
                 headers["Content-Length"] = "0"

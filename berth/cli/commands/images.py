@@ -559,8 +559,12 @@ def run_build(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     image_id = next(
         (a.get("ID") for a in reversed(aux) if isinstance(a, dict) and a.get("ID")), None
     )
-    if o["quiet"] and image_id:
-        print(image_id)
+    if o["quiet"]:
+        # the legacy builder answers q=1 with the id as its only "stream" text
+        quiet_text = next(
+            (a["quiet_output"] for a in aux if isinstance(a, dict) and "quiet_output" in a), ""
+        )
+        print(image_id or quiet_text.strip())
     return 0
 
 
