@@ -117,7 +117,6 @@ class Puller:
         tags = client.tags(ref.path)
         if not tags:
             raise errors.NotFound(f"repository {ref.familiar_name} has no tags")
-        report.status(f"Pulling from {ref.path}", None)
         results = [
             self._pull_one(ref.with_tag(t), platform or host_platform(), report, all_tags=True)
             for t in tags
@@ -159,10 +158,10 @@ class Puller:
     def _pull_one(
         self, ref: refs.Reference, platform: Platform, report: Reporter, all_tags: bool = False
     ) -> PullResult:
-        label = ref.tag or ref.digest or ""
-        if not all_tags:
-            report.status(f"Pulling from {ref.path}", label)
         r = self.resolve(ref, platform)
+        # After the manifest arrived: an unknown tag fails before any message, so
+        # the API can answer it with a status code, as Docker does.
+        report.status(f"Pulling from {ref.path}", ref.tag or ref.digest or "")
         client, repo, parsed = r.client, r.repo, r.parsed
         config_raw = client.read_blob(repo, parsed.config.digest)
         try:

@@ -349,3 +349,70 @@ class DroppingProxy:
     def close(self) -> None:
         self._closed = True
         self.listener.close()
+
+
+# ---- a private dockerd ---------------------------------------------------------------
+
+
+@dataclass
+class PrivateDockerd:
+    root: Path
+    host: str  # unix:///.../d.sock
+    proc: subprocess.Popen
+
+    def docker(
+        self, *args: str, timeout: float = 300, check: bool = True
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["docker", "-H", self.host, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=check,
+        )
+
+    def close(self) -> None:
+        stop(self.proc)
+        for d in ("exec", "root"):
+            subprocess.run(["umount", "-R", "-l", str(self.root / d)], capture_output=True)
+        import shutil
+
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_dockerd(*insecure: str, deadline: float = 60.0) -> PrivateDockerd:
+    """A dockerd on a private root and socket (no iptables, no bridge); Unavailable if it cannot run."""
+    import shutil
+    import tempfile
+
+    if os.geteuid() != 0:
+        raise errors.Unavailable("dockerd needs root")
+    dockerd = shutil.which("dockerd")
+    if dockerd is None or shutil.which("docker") is None:
+        raise errors.Unavailable("dockerd or the docker CLI is not installed")
+    root = Path(tempfile.mkdtemp(prefix="bdist-d", dir="/tmp"))  # short: socket paths <= 108 bytes
+    host = f"unix://{root}/d.sock"
+    args = [dockerd, "--iptables=false", "--bridge=none", "--data-root", str(root / "root"),
+            "--exec-root", str(root / "exec"), "-H", host, "--pidfile", str(root / "d.pid")]  # fmt: skip
+    for registry in insecure:
+        args += ["--insecure-registry", registry]
+    log = open(root / "dockerd.log", "wb")  # noqa: SIM115 (the child keeps it)
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()
+    d = PrivateDockerd(root, host, proc)
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            tail = (root / "dockerd.log").read_text(errors="replace")[-500:]
+            d.close()
+            raise errors.Unavailable(f"dockerd exited with {proc.returncode}: {tail}")
+        if (
+            d.docker(
+                "version", "--format", "{{.Server.Version}}", timeout=10, check=False
+            ).returncode
+            == 0
+        ):
+            return d
+        time.sleep(0.1)
+    d.close()
+    raise errors.Unavailable("dockerd did not answer within its deadline")
