@@ -54,6 +54,7 @@ class Mount:
     type: str
     source: str
     options: tuple[str, ...] = ()
+    cwd: str | None = None  # relative lowerdirs (overlay with 100+ layers) resolve here
 
     def data(self) -> str:
         """Options a filesystem gets as its data string (bind/ro handled as flags)."""
@@ -100,7 +101,12 @@ class Snapshotter(Protocol):
 
     def mounts(self, key: str) -> list[Mount]: ...
 
-    def commit(self, name: str, key: str) -> None: ...
+    independent_layers: bool
+    """True when a layer can be applied without its parent's files (overlay): the
+    service then unpacks all layers of an image at once and gives each its parent
+    at commit time (`commit(name, key, parent=...)`)."""
+
+    def commit(self, name: str, key: str, parent: str | None = None) -> None: ...
 
     def remove(self, key: str) -> None: ...
 
