@@ -9,9 +9,10 @@ that are None or empty. Semantic checks (namespace types, paths) belong to the r
 
 This module deliberately does not use `from __future__ import annotations`: the
 field types are real objects that the loader walks without importing `typing`.
-The classes are slotted but not frozen: treat them as values (build a changed
-copy with `dataclasses.replace`); frozen dataclasses cost berth-runc ~10 ms of
-class creation at every start.
+The classes are slotted but neither frozen nor comparable (compare
+`to_dict()`s): treat them as values and build changed copies with
+`dataclasses.replace`. Generating __eq__/__hash__/__setattr__ for forty
+classes would cost berth-runc ~10 ms at every start.
 """
 
 import dataclasses
@@ -28,7 +29,7 @@ def _json(name: str) -> dict:
     return {"json": name}
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Root:
     """The container's root filesystem, relative to the bundle unless absolute."""
 
@@ -36,13 +37,13 @@ class Root:
     readonly: bool = False
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Box:
     height: int = 0
     width: int = 0
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class User:
     uid: int = 0
     gid: int = 0
@@ -51,7 +52,7 @@ class User:
     username: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Capabilities:
     bounding: list[str] = field(default_factory=list)
     effective: list[str] = field(default_factory=list)
@@ -60,14 +61,14 @@ class Capabilities:
     ambient: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Rlimit:
     type: str
     hard: int
     soft: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Process:
     """The program the container runs, and the identity and limits it runs with."""
 
@@ -85,7 +86,7 @@ class Process:
     selinux_label: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Mount:
     destination: str
     type: str | None = None
@@ -93,7 +94,7 @@ class Mount:
     options: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Hook:
     path: str
     args: list[str] = field(default_factory=list)
@@ -101,7 +102,7 @@ class Hook:
     timeout: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Hooks:
     """Programs the runtime runs at fixed points of the lifecycle (see docs/runtime.md)."""
 
@@ -113,7 +114,7 @@ class Hooks:
     poststop: list[Hook] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Namespace:
     """A namespace to create (no path) or to join (path of a /proc/PID/ns/* file)."""
 
@@ -121,14 +122,14 @@ class Namespace:
     path: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class IDMapping:
     container_id: int = field(metadata=_json("containerID"))
     host_id: int = field(metadata=_json("hostID"))
     size: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Device:
     type: str
     path: str
@@ -139,7 +140,7 @@ class Device:
     gid: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class DeviceRule:
     allow: bool
     type: str | None = None
@@ -148,7 +149,7 @@ class DeviceRule:
     access: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Memory:
     limit: int | None = None
     reservation: int | None = None
@@ -160,7 +161,7 @@ class Memory:
     use_hierarchy: bool | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class CPU:
     shares: int | None = None
     quota: int | None = None
@@ -173,12 +174,12 @@ class CPU:
     idle: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Pids:
     limit: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class WeightDevice:
     major: int
     minor: int
@@ -186,14 +187,14 @@ class WeightDevice:
     leaf_weight: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class ThrottleDevice:
     major: int
     minor: int
     rate: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class BlockIO:
     weight: int | None = None
     leaf_weight: int | None = None
@@ -208,25 +209,25 @@ class BlockIO:
     )
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class HugepageLimit:
     page_size: str
     limit: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class InterfacePriority:
     name: str
     priority: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Network:
     class_id: int | None = field(default=None, metadata=_json("classID"))
     priorities: list[InterfacePriority] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Resources:
     devices: list[DeviceRule] = field(default_factory=list)
     memory: Memory | None = None
@@ -238,7 +239,7 @@ class Resources:
     unified: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class SeccompArg:
     index: int
     value: int
@@ -246,7 +247,7 @@ class SeccompArg:
     value_two: int = 0
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Syscall:
     names: list[str]
     action: str
@@ -254,7 +255,7 @@ class Syscall:
     args: list[SeccompArg] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Seccomp:
     default_action: str
     default_errno_ret: int | None = None
@@ -264,7 +265,7 @@ class Seccomp:
     syscalls: list[Syscall] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Linux:
     namespaces: list[Namespace] = field(default_factory=list)
     uid_mappings: list[IDMapping] = field(default_factory=list)
@@ -280,7 +281,7 @@ class Linux:
     mount_label: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Spec:
     """A bundle's config.json."""
 

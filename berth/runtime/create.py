@@ -7,22 +7,23 @@ and exits, and the runtime undoes everything it made.
   runtime (berth-runc create)     intermediate                   init (the container's PID 1)
   1. spec checked, state dir,
      cgroup with its limits,
-     exec.fifo made; fork ──────▶ 2. join the cgroup; setns into
+     exec.fifo made; fork ──────▶ 2. join the cgroup*; setns into
                                      namespaces given by path;
                                      unshare the new ones (pid ns
                                      applies to children only)
                                   3. new user ns? MapIds ──▶
   4. write uid_map, gid_map;
      IdsMapped ─────────────────▶ 5. become root in the user ns;
-                                     fork ─────────────────────────▶ 6. setsid; close inherited fds;
-                                  InitPid(pid), exit                    open exec.fifo (O_PATH); connect
-  7. reap the intermediate                                               to the console socket if any
-                                                                      8. rootfs: mounts, devices
+                                     fork ─────────────────────────▶ 6. setsid; close inherited fds
+                                  InitPid(pid), exit                    but exec.fifo's (opened by the
+  7. reap the intermediate;                                             runtime); connect to the
+     move the init into the                                             console socket if any
+     cgroup*                                                          8. rootfs: mounts, devices
                                                                       9. MountsReady (only with
   10. prestart + createRuntime  ◀─────────────────────────────────────   prestart/createRuntime hooks)
       hooks; Resume ───────────────────────────────────────────────▶ 11. createContainer hooks;
                                                                           pivot_root; pty; sysctl;
-                                                                          masked and read-only paths;
+                                                                          read-only and masked paths;
                                                                           hostname; rlimits; user and
                                                                           capabilities; cwd
   12. write state.json, pid file ◀──────────────────────────── Ready  13. block opening exec.fifo for
@@ -32,6 +33,12 @@ and exits, and the runtime undoes everything it made.
                                                                           (with noNewPrivileges); exec the
                                                                           program through the sealed stub
                                                                           (execstub.py)
+
+* The intermediate joins the cgroup itself only when the container gets a new
+cgroup namespace (which must be rooted there); otherwise the runtime moves the
+init in at step 7, overlapping the kernel's slow first cgroup migration with
+the init's rootfs work. Either way the init is in its cgroup before `create`
+returns, long before it can exec.
 
 The init is non-dumpable from its birth to its exec, so nothing in the
 container can open /proc/<init>/exe or its fds. Every fd it inherited is closed
@@ -87,6 +94,11 @@ class Plan:
         self.new_userns = bool(self.new_flags & ns.CLONE_NEWUSER)
         self.in_userns = self.new_userns or any(t == "user" for t, _ in self.join)
         self.new_cgroupns = bool(self.new_flags & ns.CLONE_NEWCGROUP)
+        # The first move into a new cgroup can take the kernel milliseconds (an RCU
+        # grace period). The intermediate joins first only when a cgroup namespace
+        # must be rooted at the container's cgroup; otherwise the runtime moves the
+        # init in while the init builds its rootfs (it cannot exec before `start`).
+        self.join_cgroup_early = self.new_cgroupns
 
 
 def fail_child(sock: int, error: BaseException) -> None:
@@ -127,7 +139,8 @@ def intermediate(plan: Plan, sock: int, init_main) -> None:
     """Steps 2-5: runs in the first child; never returns."""
     try:
         prc.set_dumpable(False)
-        plan.cgroup.add(os.getpid())
+        if plan.join_cgroup_early:
+            plan.cgroup.add(os.getpid())
         join_namespaces(plan.join)
         if plan.new_flags:
             ns.unshare(plan.new_flags)
@@ -166,6 +179,8 @@ def spawn(plan: Plan, init_main) -> tuple[int, int]:
             write_id_maps(mapping.pid, plan.spec)
             msg.send(ours, msg.IdsMapped())
         init = msg.receive(ours, msg.InitPid, "intermediate process")
+        if not plan.join_cgroup_early:
+            plan.cgroup.add(init.pid)
     except BaseException:
         os.close(ours)
         _reap(child)

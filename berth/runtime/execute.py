@@ -39,6 +39,9 @@ class ExecPlan:
         self.new_flags = 0
         self.new_userns = False
         self.in_userns = any(t == "user" for t, _ in self.join)
+        # Joined by the intermediate before it enters the container's mount
+        # namespace: the exec'd process must never run outside the cgroup.
+        self.join_cgroup_early = True
 
 
 def exec_main(plan: ExecPlan, sock: int) -> None:

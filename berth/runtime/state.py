@@ -4,7 +4,9 @@
                  reused pid), bundle, rootfs, cgroup paths, the config itself
     exec.fifo    the init blocks opening it for writing until `start` reads it
 
-Writes are atomic (temporary file, fsync, rename).
+Writes are atomic (temporary file, then rename). No fsync: the state root
+normally lives on tmpfs (/run) and describes processes that a reboot ends
+anyway; runc makes the same choice.
 """
 
 from __future__ import annotations
@@ -65,7 +67,6 @@ def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         os.write(fd, data)
-        os.fsync(fd)
     finally:
         os.close(fd)
     os.rename(tmp, path)

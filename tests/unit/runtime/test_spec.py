@@ -46,7 +46,9 @@ def test_spec_spelling_of_json_names():
             },
         }
     )
-    assert spec.linux.uid_mappings == [IDMapping(0, 1000, 1)]
+    (mapping,) = spec.linux.uid_mappings
+    assert isinstance(mapping, IDMapping)
+    assert (mapping.container_id, mapping.host_id, mapping.size) == (0, 1000, 1)
     assert spec.linux.resources.block_io.throttle_read_iops_device[0].rate == 5
     assert spec.linux.resources.memory.disable_oom_killer is True
     assert spec.linux.seccomp.default_errno_ret == 1
