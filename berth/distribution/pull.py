@@ -189,7 +189,18 @@ class Puller:
         if r.manifest is not r.top:
             self.content.write_bytes(r.manifest.body, r.manifest.digest)  # type: ignore[attr-defined]
         self.content.write_bytes(config_raw, image_id)  # type: ignore[attr-defined]
+        incremental = _takes_diff_ids(self.service)
+        if not incremental:
+            for x in layers:
+                if not x.present:
+                    report.progress(
+                        "Extracting", short_id(x.desc.digest), 0, x.desc.size, final=True
+                    )
         self._register(ref, r, layers)
+        if not incremental:
+            for x in layers:
+                if not x.present:
+                    report.status("Pull complete", short_id(x.desc.digest))
         report.status(f"Digest: {r.top.digest}")
         name = ref.familiar()
         if up_to_date:
@@ -226,6 +237,8 @@ class Puller:
             return 0
         cancel = threading.Event()
         total = 0
+        diff_ids = [x.diff_id for x in layers]
+        incremental = _takes_diff_ids(self.service)
         downloads: dict[str, Future] = {}
         with ThreadPoolExecutor(self.max_concurrent, thread_name_prefix="pull") as pool:
             for x in missing:
@@ -241,9 +254,10 @@ class Puller:
                     lid = short_id(x.desc.digest)
                     assert x.future is not None
                     total += x.future.result()
+                    if not incremental:
+                        continue  # register_image unpacks them all, in parallel
                     report.progress("Extracting", lid, 0, x.desc.size, final=True)
-                    with self._db_lock:
-                        self.service.import_layers(parsed.layers[: i + 1])  # type: ignore[attr-defined]
+                    self.service.import_layers(parsed.layers[: i + 1], diff_ids[: i + 1])  # type: ignore[attr-defined]
                     report.progress("Extracting", lid, x.desc.size, x.desc.size, final=True)
                     report.status("Pull complete", lid)
             except BaseException:
@@ -303,6 +317,21 @@ class Puller:
                 repo_digests=[str(ref.repository().with_digest(r.top.digest))],
                 extra_blobs=extra,
             )
+
+
+def _takes_diff_ids(service: object) -> bool:
+    """Can the images service unpack a prefix of layers with known diff ids?
+
+    Then each layer is unpacked as soon as it (and those below it) arrived;
+    otherwise `register_image` unpacks them all at the end, in parallel.
+    """
+    import inspect
+
+    try:
+        params = inspect.signature(service.import_layers).parameters  # type: ignore[attr-defined]
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return "diff_ids" in params
 
 
 def _parse(fetched: FetchedManifest, ref: refs.Reference) -> object:
