@@ -47,7 +47,14 @@ def events(d, req: Request) -> StreamResponse:
     return StreamResponse(chunks())
 
 
+def make_busybox(d, req: Request) -> Response:
+    """berth's own route: busybox:latest from the host's static busybox, no network."""
+    image_id = d.images.make_busybox_image(req.arg("tag") or "busybox:latest")
+    return json_response({"Id": image_id}, 201)
+
+
 def register(router: Router) -> None:
+    router.post("/berth/images/busybox", make_busybox)
     router.get("/_ping", ping)
     router.get("/version", version)
     router.get("/info", info)

@@ -241,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if options.debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for noisy in ("pyroute2", "asyncio", "berth.api.http"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     from berth.api.app import App
     from berth.daemon.daemon import Daemon
 
