@@ -13,8 +13,8 @@ import pytest
 
 from berth.api.app import App
 from berth.api.http import (
-    HijackResponse,
     Handler,
+    HijackResponse,
     StreamResponse,
     UnixServer,
     json_response,
