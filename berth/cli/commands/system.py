@@ -254,78 +254,67 @@ def run_inspect(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     return status
 
 
-def run_system_df(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
-    df = ctx.client.get("/system/df")
+def _with_percent(part: int, total: int) -> str:
+    text = humanize.size(part)
+    return f"{text} ({part * 100 // total}%)" if total > 0 else text
+
+
+def disk_usage_rows(df: dict[str, Any]) -> list[dict[str, str]]:
+    """The four `system df` rows, with docker's arithmetic for each column."""
     images = df.get("Images") or []
     containers = df.get("Containers") or []
     volumes = df.get("Volumes") or []
     cache = df.get("BuildCache") or []
-    used_images = {c.get("ImageID") for c in containers}
-    img_size = sum(i.get("Size", 0) for i in images)
-    shared = sum(i.get("SharedSize", 0) for i in images if i.get("SharedSize", 0) > 0)
-    img_reclaim = sum(
-        i.get("Size", 0)
+    layers = df.get("LayersSize") or 0
+    used = sum(
+        i.get("VirtualSize", i.get("Size", 0)) - i.get("SharedSize", 0)
         for i in images
-        if i.get("Containers", 0) == 0 and i.get("Id") not in used_images
+        if i.get("Containers", 0) != 0 and i.get("SharedSize", 0) != -1
     )
-    ctr_size = sum(c.get("SizeRw", 0) or 0 for c in containers)
-    ctr_reclaim = sum(c.get("SizeRw", 0) or 0 for c in containers if c.get("State") != "running")
-    vol_size = sum(
-        (v.get("UsageData") or {}).get("Size", 0) or 0
-        for v in volumes
-        if (v.get("UsageData") or {}).get("Size", 0) > 0
+    active = {"running", "paused", "restarting"}
+    ctr_total = sum(c.get("SizeRw") or 0 for c in containers)
+    ctr_free = sum(c.get("SizeRw") or 0 for c in containers if c.get("State") not in active)
+    sizes = [(v.get("UsageData") or {}) for v in volumes]
+    vol_total = sum(u.get("Size", 0) for u in sizes if u.get("Size", -1) != -1)
+    vol_free = sum(
+        u.get("Size", 0) for u in sizes if u.get("Size", -1) != -1 and u.get("RefCount", 0) == 0
     )
-    vol_reclaim = sum(
-        (v.get("UsageData") or {}).get("Size", 0) or 0
-        for v in volumes
-        if (v.get("UsageData") or {}).get("RefCount", 0) == 0
-        and (v.get("UsageData") or {}).get("Size", 0) > 0
-    )
-    cache_size = sum(b.get("Size", 0) for b in cache)
-
-    def reclaim(part: int, total: int) -> str:
-        text = humanize.size(part, 3)
-        if total > 0:
-            text += f" ({int(part * 100 / total)}%)"
-        return text
-
-    img_size = max(img_size - shared, img_size) if shared else img_size
-    rows = [
+    return [
         {
             "Type": "Images",
             "TotalCount": str(len(images)),
-            "Active": str(
-                sum(1 for i in images if i.get("Containers", 0) > 0 or i.get("Id") in used_images)
-            ),
-            "Size": humanize.size(img_size, 3),
-            "Reclaimable": reclaim(img_reclaim, img_size),
+            "Active": str(sum(1 for i in images if i.get("Containers", 0) > 0)),
+            "Size": humanize.size(layers),
+            "Reclaimable": _with_percent(layers - used, layers),
         },
         {
             "Type": "Containers",
             "TotalCount": str(len(containers)),
-            "Active": str(sum(1 for c in containers if c.get("State") == "running")),
-            "Size": humanize.size(ctr_size, 3),
-            "Reclaimable": reclaim(ctr_reclaim, ctr_size),
+            "Active": str(sum(1 for c in containers if c.get("State") in active)),
+            "Size": humanize.size(ctr_total),
+            "Reclaimable": _with_percent(ctr_free, ctr_total),
         },
         {
             "Type": "Local Volumes",
             "TotalCount": str(len(volumes)),
-            "Active": str(
-                sum(1 for v in volumes if (v.get("UsageData") or {}).get("RefCount", 0) > 0)
-            ),
-            "Size": humanize.size(vol_size, 3),
-            "Reclaimable": reclaim(vol_reclaim, vol_size),
+            "Active": str(sum(1 for u in sizes if u.get("RefCount", 0) > 0)),
+            "Size": humanize.size(vol_total),
+            "Reclaimable": _with_percent(vol_free, vol_total),
         },
         {
             "Type": "Build Cache",
             "TotalCount": str(len(cache)),
             "Active": str(sum(1 for b in cache if b.get("InUse"))),
-            "Size": humanize.size(cache_size, 3),
+            "Size": humanize.size(sum(b.get("Size", 0) for b in cache if not b.get("Shared"))),
             "Reclaimable": humanize.size(
-                sum(b.get("Size", 0) for b in cache if not b.get("InUse")), 3
+                sum(b.get("Size", 0) for b in cache if not b.get("InUse") and not b.get("Shared"))
             ),
         },
     ]
+
+
+def run_system_df(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    rows = disk_usage_rows(ctx.client.get("/system/df") or {})
     fmt = (
         o["format"] or "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
     )

@@ -63,6 +63,7 @@ def test_listings_match(engine, name: str) -> None:
         same(engine, "exec", name, "echo", "hi")
         same(engine, "logs", name)
         same(engine, "top", name)
+        same(engine, "system", "df")
     finally:
         engine.ok("rm", "-f", name)
 
