@@ -270,15 +270,32 @@ class Client:
 class Pending:
     """A request already sent whose response has not been read yet."""
 
-    __slots__ = ("method", "sock")
+    __slots__ = ("method", "resp", "sock")
 
     def __init__(self, sock: Any, method: str) -> None:
         self.sock = sock
         self.method = method
+        self.resp: wire.Response | None = None
+
+    def wait_head(self, timeout: float = 10.0) -> None:
+        """Block until the status line and headers arrive (docker's daemons send
+        them at once for `wait`, so the waiter is known to be registered before
+        `start`); a daemon that holds them back only costs `timeout`."""
+        self.sock.settimeout(timeout)
+        try:
+            self.resp = wire.read_response_head(self.sock, self.method)
+        except TimeoutError:
+            return
+        finally:
+            self.sock.settimeout(None)
+        if self.resp.status >= 300:
+            data = self.resp.read()
+            self.close()
+            raise_for_status(self.resp.status, data)
 
     def result(self) -> Any:
         """Block for the response; decoded JSON (or None); error kinds for failures."""
-        resp = wire.read_response_head(self.sock, self.method)
+        resp = self.resp or wire.read_response_head(self.sock, self.method)
         try:
             data = resp.read()
         finally:

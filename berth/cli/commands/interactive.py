@@ -228,6 +228,7 @@ def run_run(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     waiter = client.begin(
         "POST", f"{path}/wait", {"condition": "removed" if o["rm"] else "next-exit"}
     )
+    waiter.wait_head()
     if o["sig_proxy"] and not o["tty"]:
         _proxy_signals(client, cid)
 
@@ -301,6 +302,7 @@ def run_start(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
         },
     )
     waiter = client.begin("POST", f"{path}/wait", {"condition": "next-exit"})
+    waiter.wait_head()
     try:
         detached = _session(
             client,
