@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/runtime_run.py [--runs 20]
 
-Phase 1 runs on the host as it is (hybrid cgroups): berth-runc and runc.
+Phase 1 runs on the host as it is (hybrid cgroups): berth-runc (the console
+script as installed, and started with `python -S`, see NO_SITE) and runc.
 Phase 2, when crun is installed, runs all three inside a private mount
 namespace where /sys/fs/cgroup/unified is unmounted, because Debian's crun 1.8
 refuses hybrid hosts. Each run is a fresh container id on the same bundle;
@@ -40,8 +41,25 @@ def make_bundle(directory: Path) -> Path:
     return bundle
 
 
+REPO = Path(__file__).resolve().parent.parent
+# berth-runc started without `site`: what it costs when installed so that
+# start-up does not run setuptools' editable-install finder (about 15-20 ms
+# here), e.g. a regular install or `pip install -e . --config-settings
+# editable_mode=compat`.
+NO_SITE = [
+    sys.executable,
+    "-S",
+    "-c",
+    f"import sys; sys.path.insert(0, {str(REPO)!r}); sys.argv[0] = 'berth-runc';"
+    " from berth.runtime.cli import main; sys.exit(main())",
+]
+
+
 def runtimes(work: Path, include_crun: bool) -> dict[str, list[str]]:
-    found = {"berth-runc": [str(Path(sys.executable).parent / "berth-runc")]}
+    found = {
+        "berth-runc": [str(Path(sys.executable).parent / "berth-runc")],
+        "berth-runc -S": NO_SITE,
+    }
     if shutil.which("runc"):
         found["runc"] = ["runc"]
     if include_crun and shutil.which("crun"):
@@ -81,7 +99,7 @@ def report(title: str, times: dict[str, list[float]]) -> None:
         median = statistics.median(values)
         ratio = f"  {median / base:.2f}x runc" if base else ""
         print(
-            f"  {name:<11} median {median * 1000:6.1f} ms  (n={len(values)}, min {min(values) * 1000:.1f}){ratio}"
+            f"  {name:<14} median {median * 1000:6.1f} ms  (n={len(values)}, min {min(values) * 1000:.1f}){ratio}"
         )
 
 
