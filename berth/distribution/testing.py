@@ -272,6 +272,7 @@ class DroppingProxy:
         self.drops = drops
         self.dropped = 0
         self.range_requests = 0
+        self.forwarded = 0  # bytes sent to clients (headers included)
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(16)
@@ -335,9 +336,14 @@ class DroppingProxy:
                         cut = True
                         self.dropped += 1
                 if cut and sent + len(data) > self.cut_after:
-                    client.sendall(data[: max(self.cut_after - sent, 0)])
+                    part = data[: max(self.cut_after - sent, 0)]
+                    with self._lock:
+                        self.forwarded += len(part)
+                    client.sendall(part)
                     client.shutdown(socket.SHUT_RDWR)
                     return
+                with self._lock:  # counted before sending: the client may finish first
+                    self.forwarded += len(data)
                 client.sendall(data)
                 sent += len(data)
 

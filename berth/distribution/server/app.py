@@ -59,10 +59,10 @@ class ServerStats:
     blob_bytes_sent: int = 0
     blob_gets: int = 0
 
-    def add(self, n: int) -> None:
+    def add(self, n: int, count: bool = True) -> None:
         with _STATS_LOCK:
             self.blob_bytes_sent += n
-            self.blob_gets += 1
+            self.blob_gets += int(count)
 
 
 _STATS_LOCK = threading.Lock()
@@ -247,9 +247,12 @@ class _Handler(BaseHTTPRequestHandler):
             if self.command == "HEAD" or length == 0:
                 return
             self.wfile.flush()
+            # Counted before sending, so a reader of the stats who has the whole
+            # body never sees it missing; corrected if the send falls short.
+            self.server.stats.add(length)
             sent = self.connection.sendfile(f, start, length)
-            self.server.stats.add(sent)
             if sent != length:
+                self.server.stats.add(sent - length, count=False)
                 self.close_connection = True
 
     # ---- routes: base, catalog, tags ---------------------------------------
