@@ -513,11 +513,6 @@ class ImageStore:
                 f"conflict: unable to delete {_short(image_id)} (cannot be forced) - "
                 f"image is being used by running container {running.container_id[:12]}"
             )
-        elif not force and self._names(image_id):
-            conflict = (
-                f"conflict: unable to delete {_short(image_id)} (must be forced) - "
-                "image is referenced in one or more repositories"
-            )
         elif not force and users:
             conflict = (
                 f"conflict: unable to delete {_short(image_id)} (must be forced) - "

@@ -244,24 +244,27 @@ def _pigz(pigz: str, head: bytes, stream: BinaryIO) -> Iterator[BinaryIO]:
 
         feeder = threading.Thread(target=feed, name="layer-feed", daemon=True)
         feeder.start()
-    ok = False
+    body_error: BaseException | None = None
     try:
         assert proc.stdout is not None
         yield proc.stdout  # type: ignore[misc]
-        ok = True
-    finally:
-        if not ok:
-            proc.kill()
-        proc.stdout.close()  # type: ignore[union-attr]
-        if feeder is not None:
-            feeder.join()
-        stderr = proc.stderr.read().decode(errors="replace").strip()  # type: ignore[union-attr]
-        proc.stderr.close()  # type: ignore[union-attr]
-        rc = proc.wait()
+    except BaseException as e:
+        body_error = e
+    proc.stdout.close()  # type: ignore[union-attr]  (pigz gets EPIPE if still writing)
+    if feeder is not None:
+        feeder.join()
+    stderr = proc.stderr.read().decode(errors="replace").strip()  # type: ignore[union-attr]
+    proc.stderr.close()  # type: ignore[union-attr]
+    rc = proc.wait()
+    if rc > 0:
+        # A broken gzip stream explains a broken tar better than the tar error does.
+        raise InvalidArgument(
+            f"layer is not a valid gzip stream: {stderr or f'pigz exit {rc}'}"
+        ) from body_error
+    if body_error is not None:
+        raise body_error
     if feed_error:
         raise feed_error[0]
-    if rc != 0:
-        raise InvalidArgument(f"layer is not a valid gzip stream: {stderr or f'pigz exit {rc}'}")
 
 
 def _has_fileno(stream: BinaryIO) -> bool:
