@@ -67,6 +67,7 @@ class ContainerService:
         self._timers: dict[str, threading.Timer] = {}
         self._delays: dict[str, float] = {}
         self._closing = False
+        self._pending_attach: dict[str, list[Any]] = {}
         self.execs: Any = None  # set by ExecService (exec ids per container)
 
     # ---- helpers -------------------------------------------------------------------------
@@ -269,12 +270,15 @@ class ContainerService:
                     ),
                 )
             )
+            self._hand_over_attaches(c.id)
+            self.tasks.start(c.id)
         except BaseException as exc:
             for undo in reversed(started):
                 try:
                     undo()
                 except Exception:
                     log.exception("undoing the start of %s", c.id)
+            self._fail_pending_attaches(c.id)
             message = exc.message if isinstance(exc, BerthError) else str(exc)
             self._save(c, transition(c.name, c.state, Ev.START_FAILED, error=message))
             if isinstance(exc, BerthError):
@@ -283,6 +287,23 @@ class ContainerService:
         self._save(c, transition(c.name, c.state, Ev.START, pid=pid))
         self._emit(c, "start")
         self._watch(c.id)
+
+    def _hand_over_attaches(self, cid: str) -> None:
+        """Connect attaches that waited for this start before the process runs."""
+        for pending in self._pending_attach.pop(cid, []):
+            try:
+                pending.stream = self.tasks.attach(
+                    cid, pending.stdin, pending.stdout, pending.stderr, pending.detach_keys,
+                    pending.stdin_once,
+                )  # fmt: skip
+            except Exception as exc:
+                pending.error = exc
+            pending.ready.set()
+
+    def _fail_pending_attaches(self, cid: str) -> None:
+        for pending in self._pending_attach.pop(cid, []):
+            pending.error = Conflict(f"container {cid} did not start")
+            pending.ready.set()
 
     def _hooks_after_stop(self, cid: str) -> None:
         for hook in self.hooks:

@@ -34,9 +34,23 @@ class SpawnRequest:
     log_max_file: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class ExecHandle:
+    pid: int
+    stream: Any  # a socket carrying frames, or None for a detached exec
+
+
 class Tasks(Protocol):
     def spawn(self, req: SpawnRequest) -> int:
-        """Start a shim which creates and starts the container; the container's pid."""
+        """Start a shim which creates (not starts) the container; the container's pid."""
+        ...
+
+    def start(self, cid: str) -> None:
+        """Run the created container's process (after pending attaches connected)."""
+        ...
+
+    def pids(self, cid: str) -> list[int]:
+        """Every process of the container (for top)."""
         ...
 
     def alive(self, cid: str) -> bool:
@@ -59,11 +73,22 @@ class Tasks(Protocol):
 
     def resize(self, cid: str, height: int, width: int) -> None: ...
 
-    def attach(self, cid: str, stdin: bool, stdout: bool, stderr: bool) -> Any:
-        """A socket-like stream to the container's stdio."""
+    def attach(
+        self, cid: str, stdin: bool, stdout: bool, stderr: bool, detach_keys: str | None
+    ) -> Any:
+        """A socket carrying the container's output frames; what is sent to it is stdin."""
         ...
 
-    def exec(self, cid: str, exec_id: str, process: dict[str, Any], tty: bool) -> Any: ...
+    def exec(
+        self, cid: str, exec_id: str, process: dict[str, Any], *, tty: bool, stdin: bool,
+        attach: bool, detach_keys: str | None,
+    ) -> ExecHandle: ...  # fmt: skip
+
+    def exec_wait(self, cid: str, exec_id: str) -> int | None:
+        """Block until the exec ends; its exit code."""
+        ...
+
+    def resize_exec(self, cid: str, exec_id: str, height: int, width: int) -> None: ...
 
     def cleanup(self, cid: str) -> None:
         """Remove the runtime's state and the shim's files after the container ended."""
