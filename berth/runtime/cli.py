@@ -502,6 +502,8 @@ def main(argv: list[str] | None = None) -> int:
         _report(e.strerror if e.filename is None and e.strerror else str(e), log_file, log_format)
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # a bug, but still one line, as runc never prints a trace
+        _report(f"{type(e).__name__}: {e}", log_file, log_format)
     return 1
 
 

@@ -29,6 +29,11 @@ def forward_signals(pid: int) -> None:
         signal.signal(signum, relay)
 
 
+def exit_code(status: int) -> int:
+    """A wait status as a shell shows it: the exit code, or 128+N after signal N."""
+    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+
+
 def wait_exit_code(pid: int) -> int:
     """Reap children until `pid` exits; its exit code, or 128+N if signal N killed it."""
     while True:
@@ -37,11 +42,7 @@ def wait_exit_code(pid: int) -> int:
         except ChildProcessError:
             return 255
         if done == pid:
-            return (
-                os.waitstatus_to_exitcode(status)
-                if os.WIFEXITED(status)
-                else 128 + os.WTERMSIG(status)
-            )
+            return exit_code(status)
 
 
 def run(
@@ -57,7 +58,21 @@ def run(
     from berth.runtime import container
 
     prc.set_child_subreaper()
-    created = container.create(root, container_id, bundle, pid_file, console_socket, reaper=True)
+    console = None
+    if console_socket is None and not detach and _wants_terminal(bundle):
+        from berth.runtime.console import ConsoleServer
+
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        console = ConsoleServer(os.path.join(root, f".{container_id}.console.sock"))
+        console_socket = console.path
+    try:
+        created = container.create(
+            root, container_id, bundle, pid_file, console_socket, reaper=True
+        )
+        master = console.receive() if console is not None else -1
+    finally:
+        if console is not None:
+            console.close()
     pid = created.state.pid
     forward_signals(pid)
     try:
@@ -67,6 +82,24 @@ def run(
         raise
     if detach:
         return 0
-    code = wait_exit_code(pid)
+    if master >= 0:
+        from berth.runtime.console import copy_size, relay
+
+        copy_size(master)
+        code = relay(master, pid)
+        os.close(master)
+    else:
+        code = wait_exit_code(pid)
     container.delete(root, container_id, force=True, reaper=True)
     return code
+
+
+def _wants_terminal(bundle: str) -> bool:
+    """Whether config.json asks for a terminal (read before `create` parses it)."""
+    import json
+
+    try:
+        with open(os.path.join(bundle, "config.json"), "rb") as f:
+            return bool(json.loads(f.read()).get("process", {}).get("terminal"))
+    except (OSError, ValueError, AttributeError):
+        return False  # `create` reports the problem properly

@@ -234,3 +234,15 @@ def test_spec_writes_a_config_that_runs(berth_runc: Runtime, tmp_path: Path, roo
     bundle = Bundle(bundle_dir, config)
     assert berth_runc.run(bundle).stdout == "ok\n"
     assert berth_runc("spec", "--bundle", str(bundle_dir)).returncode == 1  # exists already
+
+
+def test_run_with_a_terminal_relays_the_pty(berth_runc: Runtime, bundle: Bundle):
+    """Without --console-socket, `run` takes the pty itself and relays it, as runc does."""
+    bundle.config["process"]["terminal"] = True
+    bundle.config["process"]["args"] = ["sh", "-c", "tty; echo hi; exit 3"]
+    result = berth_runc.run(bundle, stdin=subprocess.DEVNULL)
+    assert (result.returncode, result.stdout) == (
+        3,
+        "/dev/pts/0\nhi\n",
+    )  # text mode folds \r\n, result.stderr
+    assert not os.listdir(berth_runc.root)
