@@ -241,8 +241,6 @@ def test_run_with_a_terminal_relays_the_pty(berth_runc: Runtime, bundle: Bundle)
     bundle.config["process"]["terminal"] = True
     bundle.config["process"]["args"] = ["sh", "-c", "tty; echo hi; exit 3"]
     result = berth_runc.run(bundle, stdin=subprocess.DEVNULL)
-    assert (result.returncode, result.stdout) == (
-        3,
-        "/dev/pts/0\nhi\n",
-    )  # text mode folds \r\n, result.stderr
+    expected = (3, "/dev/pts/0\nhi\n")  # text mode folds the pty's \r\n
+    assert (result.returncode, result.stdout) == expected, result.stderr
     assert not os.listdir(berth_runc.root)
