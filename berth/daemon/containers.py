@@ -751,6 +751,9 @@ class ContainerService:
         self._closing = True
         for cid in list(self._timers):
             self._cancel_restart(cid)
+        close = getattr(self.tasks, "close", None)
+        if close is not None:
+            close()
 
 
 def builder_default_timeout() -> int:

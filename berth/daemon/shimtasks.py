@@ -191,3 +191,10 @@ class ShimTasks:
             time.sleep(0.01)
         with contextlib.suppress(Exception):
             client.remove_state(sdir)
+
+    def close(self) -> None:
+        """Stop the shims' zygote (the shims it forked keep their containers)."""
+        from berth.shim import client
+
+        with contextlib.suppress(Exception):
+            client.stop_zygote(self.state_root)

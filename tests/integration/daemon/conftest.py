@@ -118,7 +118,7 @@ class Berthd:
         return res
 
     def remove_all(self) -> None:
-        status, docs = self.request("GET", "/containers/json?all=1")
+        _, docs = self.request("GET", "/containers/json?all=1")
         for doc in docs or []:
             self.request("DELETE", f"/containers/{doc['Id']}?force=1")
 
