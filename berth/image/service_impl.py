@@ -16,6 +16,7 @@ import os
 import secrets
 import shutil
 import sqlite3
+import stat
 import tempfile
 import threading
 import time
@@ -663,7 +664,18 @@ class ServiceCore:
         return tree_changes(target.path, target.lowers, target.whiteouts)
 
     def container_size(self, container_id: str) -> int:
-        return self.snapshotter.usage(self._key(container_id)).size
+        key = self._key(container_id)
+        if self.snapshotter.independent_layers:
+            return self.snapshotter.usage(key).size  # the upper dir holds only the changes
+        # A full copy: count the files the container added or changed.
+        root = self.snapshotter.apply_target(key).path
+        total = 0
+        for change in self.container_changes(container_id):
+            if change.kind.letter != "D":
+                st = os.lstat(root / change.path.lstrip("/"))
+                if stat.S_ISREG(st.st_mode):
+                    total += st.st_size
+        return total
 
     def export_container(self, container_id: str, out: BinaryIO) -> None:
         mounts = self.snapshotter.mounts(self._key(container_id))

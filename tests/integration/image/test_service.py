@@ -1,0 +1,232 @@
+"""The images service on real mounts: sharing, deleting, hostile archives, round trips."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from berth.errors import Conflict, InvalidArgument
+from berth.image.service import ImageService
+from berth.image.store import ContainerUse
+from berth.storage import mounting
+
+
+def _names(archive: bytes) -> list[str]:
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tf:
+        return tf.getnames()
+
+
+def _layers(h, *specs: tuple[str, bytes]) -> bytes:
+    return h.build(*[h.entry(name, data=data) for name, data in specs])
+
+
+def test_shared_base_layer_is_stored_once(svc: ImageService, h, tmp_path: Path) -> None:
+    base = _layers(h, ("base.bin", os.urandom(300_000)))
+    a = _layers(h, ("a.txt", b"a" * 1000))
+    b = _layers(h, ("b.txt", b"b" * 2000))
+    svc.load(io.BytesIO(h.docker_archive([(["app-a:1"], [base, a])])))
+    svc.load(io.BytesIO(h.docker_archive([(["app-b:1"], [base, b])])))
+    # three layer directories, not four: the base chain is shared
+    assert len(h.storage_dirs(svc)) == 3
+    assert svc.disk_usage().layers_size == 300_000 + 1000 + 2000
+    du = {i.repo_tags[0]: i for i in svc.disk_usage().images}
+    assert du["app-a:1"].shared_size == 300_000 and du["app-a:1"].size == 301_000
+    # deleting one image keeps the other intact
+    out = svc.delete("app-a:1")
+    assert {"Untagged": "app-a:1"} in [r.to_json() for r in out]
+    assert len(h.storage_dirs(svc)) == 2
+    target = tmp_path / "rootfs"
+    svc.prepare_container_rootfs("c-shared", "app-b:1", target)
+    try:
+        assert (target / "base.bin").stat().st_size == 300_000
+        assert (target / "b.txt").read_bytes() == b"b" * 2000
+        assert not (target / "a.txt").exists()
+    finally:
+        svc.remove_container_rootfs("c-shared", target)
+    assert not mounting.is_mounted(target)
+    svc.delete("app-b:1")
+    assert h.storage_dirs(svc) == []
+    assert list(svc.content.walk()) == []
+
+
+def test_busybox_image_runs_and_container_layer(svc: ImageService, tmp_path: Path) -> None:
+    img = svc.make_busybox_image()
+    assert img.repo_tags == ["busybox:latest"]
+    assert img.config.config["Cmd"] == ["sh"]
+    assert any(e.startswith("PATH=") for e in img.config.config["Env"])
+    assert len(svc.history("busybox")) == 2
+    # the same host binary always gives the same image id
+    assert svc.make_busybox_image(tag="busybox:again").id == img.id
+    target = tmp_path / "rootfs"
+    svc.prepare_container_rootfs("c-bb", img.id, target)
+    try:
+        out = subprocess.run(
+            ["chroot", str(target), "/bin/sh", "-c", "echo hi > /root/x; rm /etc/hosts; echo ok"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert out.stdout.strip() == "ok"
+        changes = {(c.kind.letter, c.path) for c in svc.container_changes("c-bb")}
+        assert {("A", "/root/x"), ("D", "/etc/hosts")} <= changes
+        assert svc.container_size("c-bb") == 3
+        with pytest.raises(Conflict):
+            svc.delete(img.id, in_use={img.id: [ContainerUse("c-bb", running=True)]}, force=True)
+        new = svc.commit_container(
+            "c-bb", img.id, config={"Cmd": ["cat", "/root/x"]}, tags=["snap:1"]
+        )
+        assert new.parent == img.id and len(new.chain_ids) == 2
+        buf = io.BytesIO()
+        svc.export_container("c-bb", buf)
+        names = _names(buf.getvalue())
+        assert "root/x" in names and "etc/hosts" not in names and "bin/busybox" in names
+    finally:
+        svc.remove_container_rootfs("c-bb", target)
+    # the committed image has the change, the base does not
+    svc.prepare_container_rootfs("c-snap", "snap:1", target)
+    try:
+        assert (target / "root" / "x").read_text() == "hi\n"
+        assert not (target / "etc" / "hosts").exists()
+    finally:
+        svc.remove_container_rootfs("c-snap", target)
+
+
+@pytest.mark.parametrize("fmt", ["docker", "oci"])
+def test_save_load_round_trip(svc: ImageService, h, fmt: str) -> None:
+    img = svc.make_busybox_image()
+    svc.tag("busybox", "localhost:5000/bb:v1")
+    buf = io.BytesIO()
+    svc.save(["busybox:latest", "localhost:5000/bb:v1"], buf, fmt=fmt)
+    names = set(_names(buf.getvalue()))
+    assert {"oci-layout", "index.json"} <= names
+    assert ("manifest.json" in names) == (fmt == "docker")
+    svc.delete(img.id, force=True)
+    assert svc.list_images() == []
+    buf.seek(0)
+    loaded = svc.load(buf)
+    messages = [m for li in loaded for m in li.messages()]
+    assert sorted(messages) == [
+        "Loaded image: busybox:latest",
+        "Loaded image: localhost:5000/bb:v1",
+    ]
+    assert svc.resolve("busybox").id == img.id
+
+
+def test_import_with_changes(svc: ImageService, busybox_rootfs: Path, tmp_path: Path) -> None:
+    tar = tmp_path / "rootfs.tar.gz"
+    subprocess.run(["tar", "-czf", str(tar), "-C", str(busybox_rootfs), "."], check=True)
+    with open(tar, "rb") as f:
+        img = svc.import_rootfs(
+            f,
+            changes=['CMD ["/bin/sh"]', "ENV A=1", "LABEL x=y"],
+            tag="imported:1",
+            message="hello",
+        )
+    assert img.config.config["Cmd"] == ["/bin/sh"] and img.config.config["Env"] == ["A=1"]
+    assert img.labels == {"x": "y"}
+    assert svc.history("imported:1")[0]["Comment"] == "hello"
+    assert svc.inspect("imported:1")["RootFS"]["Layers"] == img.config.diff_ids
+    assert svc.list_images(all=True)[0].repo_tags == ["imported:1"]
+
+
+def test_prune_dangling_and_all(svc: ImageService, h) -> None:
+    svc.load(io.BytesIO(h.docker_archive([([], [_layers(h, ("d", b"d" * 100))])])))
+    svc.load(io.BytesIO(h.docker_archive([(["kept:1"], [_layers(h, ("k", b"k" * 50))])])))
+    report = svc.prune()
+    assert report.space_reclaimed == 100
+    assert [i.repo_tags for i in svc.list_images()] == [["kept:1"]]
+    report = svc.prune(all=True)
+    assert report.space_reclaimed == 50
+    assert svc.list_images() == [] and list(svc.content.walk()) == [] and h.storage_dirs(svc) == []
+
+
+def _hostile_layers(h) -> dict[str, bytes]:
+    e = h.entry
+    return {
+        "traversal": h.build(e("../../escape", data=b"x")),
+        "absolute": h.build(e("/etc/escape", data=b"x")),
+        "symlink-escape": h.build(e("l", "symlink", link="../../../../etc")),
+        "hardlink-escape": h.build(e("h", "hardlink", link="../../../etc/passwd")),
+        "symlink-midway": h.build(
+            e("d", "dir"), e("d/a", data=b"1"), e("d", "symlink", link="/"), e("d/b", data=b"2")
+        ),
+    }
+
+
+def test_hostile_archives_leave_nothing(svc: ImageService, h) -> None:
+    good = _layers(h, ("ok", b"fine"))
+    svc.load(io.BytesIO(h.docker_archive([(["good:1"], [good])])))
+    before = h.store_state(svc)
+    cases = {
+        name: h.docker_archive([(["bad:1"], [good, layer])])
+        for name, layer in _hostile_layers(h).items()
+    }
+    big = _layers(h, ("big", os.urandom(400_000)))
+    import gzip
+
+    truncated_layer = gzip.compress(big)[:100_000]
+    cases["truncated-gzip"] = h.docker_archive(
+        [(["bad:1"], [truncated_layer])], diff_ids=["sha256:" + hashlib.sha256(big).hexdigest()]
+    )
+    cases["diff-id-mismatch"] = h.docker_archive(
+        [(["bad:1"], [good, big])], diff_ids=["sha256:" + "0" * 64] * 2
+    )
+    cases["truncated-archive"] = h.docker_archive([(["bad:1"], [big])])[:200_000]
+    for name, archive in cases.items():
+        with pytest.raises(InvalidArgument):
+            svc.load(io.BytesIO(archive))
+        assert h.store_state(svc) == before, name
+    assert [i.repo_tags for i in svc.list_images()] == [["good:1"]]
+
+
+def test_oci_blob_digest_mismatch_is_refused(svc: ImageService, h) -> None:
+    svc.make_busybox_image()
+    buf = io.BytesIO()
+    svc.save(["busybox"], buf, fmt="oci")
+    svc.delete("busybox")
+    before = h.store_state(svc)
+    # rewrite the archive with one layer byte flipped
+    out = io.BytesIO()
+    with (
+        tarfile.open(fileobj=io.BytesIO(buf.getvalue())) as src,
+        tarfile.open(fileobj=out, mode="w") as dst,
+    ):
+        for m in src.getmembers():
+            data = src.extractfile(m).read() if m.isreg() else None
+            if m.isreg() and m.size > 100_000:
+                data = data[:-1] + bytes([data[-1] ^ 1])
+            dst.addfile(m, io.BytesIO(data) if data is not None else None)
+    with pytest.raises(InvalidArgument, match="digest mismatch"):
+        svc.load(io.BytesIO(out.getvalue()))
+    assert h.store_state(svc) == before
+
+
+def test_many_layer_image(overlay_svc: ImageService, h, tmp_path: Path) -> None:
+    layers = [_layers(h, (f"f{i:03d}", str(i).encode())) for i in range(128)]
+    svc = overlay_svc
+    svc.load(io.BytesIO(h.docker_archive([(["tall:1"], layers)])))
+    assert len(svc.resolve("tall:1").chain_ids) == 128
+    target = tmp_path / "rootfs"
+    mounts = svc.prepare_container_rootfs("c-tall", "tall:1", target)
+    try:
+        assert mounts[0].cwd is not None  # relative short links were needed
+        assert len(os.listdir(target)) == 128
+        assert (target / "f127").read_text() == "127"
+    finally:
+        svc.remove_container_rootfs("c-tall", target)
+
+
+def test_inspect_shape(svc: ImageService) -> None:
+    img = svc.make_busybox_image()
+    data = svc.inspect("busybox")
+    assert data["Id"] == img.id and data["RepoTags"] == ["busybox:latest"]
+    assert data["GraphDriver"]["Name"] == svc.snapshotter.name
+    assert data["Config"]["Cmd"] == ["sh"]
+    assert json.dumps(data)
