@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from berth.daemon import container_io, merge, names, restart, view
+from berth.daemon import container_io, health, merge, names, restart, view
 from berth.daemon.config import DaemonOptions
 from berth.daemon.events import EventBus
 from berth.daemon.hooks import ContainerHook, ContainerInfo, StartContext
@@ -287,6 +287,10 @@ class ContainerService:
         self._save(c, transition(c.name, c.state, Ev.START, pid=pid))
         self._emit(c, "start")
         self._watch(c.id)
+        health.start_monitor(self, c.id)
+
+    def _set_health(self, cid: str, value: dict[str, Any]) -> None:
+        health.set_health(self, cid, value)
 
     def _hand_over_attaches(self, cid: str) -> None:
         """Connect attaches that waited for this start before the process runs."""
@@ -716,6 +720,7 @@ class ContainerService:
                 if self.tasks.alive(c.id):
                     running.add(c.id)
                     self._watch(c.id)
+                    health.start_monitor(self, c.id)
                     continue
                 info = self.tasks.exit_record(c.id) or ExitInfo(
                     code=255, finished_ns=time.time_ns()

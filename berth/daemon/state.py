@@ -42,6 +42,7 @@ class Ev(enum.StrEnum):
     STOP_REQUESTED = "stop_requested"
     REMOVE = "remove"
     DEAD = "dead"
+    HEALTH = "health"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +78,8 @@ class State:
 # status -> events it accepts
 _ALLOWED: dict[Status, set[Ev]] = {
     Status.CREATED: {Ev.START, Ev.START_FAILED, Ev.REMOVE, Ev.DEAD, Ev.STOP_REQUESTED},
-    Status.RUNNING: {Ev.EXIT, Ev.PAUSE, Ev.STOP_REQUESTED, Ev.DEAD},
-    Status.PAUSED: {Ev.EXIT, Ev.UNPAUSE, Ev.STOP_REQUESTED, Ev.DEAD},
+    Status.RUNNING: {Ev.EXIT, Ev.PAUSE, Ev.STOP_REQUESTED, Ev.DEAD, Ev.HEALTH},
+    Status.PAUSED: {Ev.EXIT, Ev.UNPAUSE, Ev.STOP_REQUESTED, Ev.DEAD, Ev.HEALTH},
     Status.RESTARTING: {Ev.START, Ev.START_FAILED, Ev.EXIT, Ev.STOP_REQUESTED, Ev.REMOVE, Ev.DEAD},
     Status.EXITED: {
         Ev.START,
@@ -130,7 +131,7 @@ def check(name: str, state: State, event: Ev) -> None:
 def transition(
     name: str, state: State, event: Ev, *, pid: int = 0, exit_code: int = 0,
     error: str = "", oom_killed: bool = False, manual: bool = False,
-    now_ns: int | None = None,
+    now_ns: int | None = None, health: dict[str, Any] | None = None,
 ) -> State:  # fmt: skip
     """The one place a container's state changes."""
     if event not in _ALLOWED[state.status]:
@@ -166,6 +167,8 @@ def transition(
         return r(state, manually_stopped=manual or state.manually_stopped)
     if event == Ev.REMOVE:
         return r(state, status=Status.REMOVING)
+    if event == Ev.HEALTH:
+        return r(state, health=health)
     return r(state, status=Status.DEAD, pid=0)
 
 
