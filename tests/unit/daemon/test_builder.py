@@ -40,7 +40,7 @@ def test_docker_defaults(tmp_path):
     targets = [m["destination"] for m in d["mounts"]]
     assert {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"} <= set(targets)
     env = d["process"]["env"]
-    assert "A=1" in env and "HOSTNAME=" in env[2] or any(e.startswith("PATH=") for e in env)
+    assert ("A=1" in env and "HOSTNAME=" in env[2]) or any(e.startswith("PATH=") for e in env)
     assert d["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ALLOW"
     denied = d["linux"]["seccomp"]["syscalls"][-1]["names"]
     assert "mount" in denied and "kexec_load" in denied

@@ -39,7 +39,7 @@ def test_wrong_types_get_gos_words():
     with pytest.raises(InvalidArgument, match="cannot unmarshal number into Go struct field"):
         merge.check_types({"Env": [1]})
     with pytest.raises(
-        InvalidArgument, match="cannot unmarshal string into Go struct field HostConfig.Memory"
+        InvalidArgument, match=r"cannot unmarshal string into Go struct field HostConfig\.Memory"
     ):
         merge.check_types({"HostConfig": {"Memory": "1g"}})
     body = {"Cmd": "true"}
