@@ -132,7 +132,7 @@ def create_container(ctx: Context, o: dict[str, Any], image: str, cmd: list[str]
 
 
 def run_create(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
-    o.setdefault("detach", True)
+    o.setdefault("detach", False)  # docker create attaches stdout/stderr (and stdin with -i)
     o.setdefault("sig_proxy", True)
     print(create_container(ctx, o, args[0], args[1:]))
     return 0

@@ -1,0 +1,188 @@
+"""Commands beyond the container basics: commit, volumes, networks, prune, stats,
+logs -f, exec flags, non-tty start -a / attach."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+
+pytestmark = pytest.mark.docker
+
+
+def wait_until(predicate, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def running(engine, name: str) -> bool:
+    return engine.run("inspect", "-f", "{{.State.Running}}", name).stdout.strip() == "true"
+
+
+def test_commit_with_changes(engine, name: str) -> None:
+    engine.ok("run", "--name", name, "busybox", "sh", "-c", "echo kept > /committed")
+    image_id = engine.ok(
+        "commit", "-m", "note", "-c", 'CMD ["cat", "/committed"]', name, "cli-committed:1"
+    )
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}\n", image_id)
+    assert engine.ok("run", "--rm", "cli-committed:1") == "kept\n"
+    assert (
+        engine.ok("history", "--format", "{{.Comment}}", "cli-committed:1").splitlines()[0]
+        == "note"
+    )
+    engine.ok("rm", name)
+    engine.ok("rmi", "cli-committed:1")
+
+
+def test_volumes(engine, name: str) -> None:
+    vol = name + "-vol"
+    assert engine.ok("volume", "create", "--label", "k=v", vol) == vol + "\n"
+    lines = engine.ok("volume", "ls").splitlines()
+    assert lines[0].split() == ["DRIVER", "VOLUME", "NAME"]
+    assert any(line.split() == ["local", vol] for line in lines[1:])
+    assert (
+        engine.ok("volume", "inspect", "--format", "{{.Name}} {{.Labels.k}}", vol) == f"{vol} v\n"
+    )
+    engine.ok(
+        "run", "--rm", "-v", f"{vol}:/data", "busybox", "sh", "-c", "echo in-volume > /data/f"
+    )
+    assert (
+        engine.ok("run", "--rm", "-v", f"{vol}:/data", "busybox", "cat", "/data/f") == "in-volume\n"
+    )
+    assert engine.ok("volume", "rm", vol) == vol + "\n"
+    assert vol not in engine.ok("volume", "ls", "-q").split()
+
+
+def test_networks_list_like_docker(engine, name: str) -> None:
+    lines = engine.ok("network", "ls").splitlines()
+    assert lines[0].split() == ["NETWORK", "ID", "NAME", "DRIVER", "SCOPE"]
+    names = engine.ok("network", "ls", "--format", "{{.Name}}").split()
+    assert "none" in names and "host" in names
+    docker = shutil.which("docker")
+    if docker:
+        theirs = subprocess.run(
+            [docker, "network", "ls"], capture_output=True, text=True, env=engine.env()
+        )
+        assert engine.ok("network", "ls") == theirs.stdout
+    net = name + "-net"
+    created = engine.run("network", "create", "--internal", net)
+    if created.returncode != 0:
+        pytest.skip(f"this engine cannot create networks here: {created.stderr.strip()}")
+    assert re.fullmatch(r"[0-9a-f]{64}\n", created.stdout)
+    assert engine.ok("network", "inspect", "-f", "{{.Name}} {{.Internal}}", net) == f"{net} true\n"
+    assert engine.ok("network", "rm", net) == net + "\n"
+
+
+def test_prunes(engine, name: str) -> None:
+    engine.ok("create", "--name", name, "busybox", "true")
+    pruned = engine.ok("container", "prune", "-f")
+    assert "Total reclaimed space:" in pruned
+    assert engine.run("inspect", name).returncode == 1
+    assert "Total reclaimed space:" in engine.ok("image", "prune", "-f")
+    assert "Total reclaimed space:" in engine.ok("system", "prune", "-f")
+    assert "busybox" in engine.ok(
+        "images", "--format", "{{.Repository}}"
+    )  # still used by nobody, but tagged
+
+
+def test_stats_no_stream(engine, name: str) -> None:
+    engine.ok("run", "-d", "--name", name, "busybox", "sleep", "1000")
+    lines = engine.ok("stats", "--no-stream", name).splitlines()
+    assert lines[0].split()[:4] == ["CONTAINER", "ID", "NAME", "CPU"]
+    assert re.match(
+        r"[0-9a-f]{12}\s+" + re.escape(name) + r"\s+\d+\.\d\d%\s+\S+ / \S+\s+\d+\.\d\d%", lines[1]
+    )
+    assert (
+        engine.ok("stats", "--no-stream", "--format", "{{.Name}}:{{.PIDs}}", name) == f"{name}:1\n"
+    )
+    engine.ok("rm", "-f", name)
+
+
+def test_logs_follow_ends_with_the_container(engine, name: str) -> None:
+    engine.ok(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo line$i; sleep 0.2; done",
+    )
+    followed = engine.run("logs", "-f", name, timeout=30)
+    assert followed.stdout == "line1\nline2\nline3\n"
+    engine.ok("rm", name)
+
+
+def test_exec_flags(engine, name: str) -> None:
+    engine.ok("run", "-d", "--name", name, "busybox", "sleep", "1000")
+    assert (
+        engine.ok(
+            "exec",
+            "-e",
+            "X=42",
+            "-w",
+            "/etc",
+            "-u",
+            "1000",
+            name,
+            "sh",
+            "-c",
+            "echo $X $(pwd) $(id -u)",
+        )
+        == "42 /etc 1000\n"
+    )
+    assert engine.ok("exec", "-d", name, "sh", "-c", "echo detached > /tmp/d") == ""
+    wait_until(
+        lambda: engine.run("exec", name, "cat", "/tmp/d").stdout == "detached\n", "detached exec"
+    )
+    assert engine.ok("exec", "-i", name, "cat", input="via stdin\n") == "via stdin\n"
+    assert engine.run("exec", name, "nosuchcmd").returncode in (126, 127)
+    engine.ok("rm", "-f", name)
+
+
+def test_start_attach_and_attach_without_tty(engine, name: str) -> None:
+    engine.ok(
+        "create", "-i", "--name", name, "busybox", "sh", "-c", "read line; echo got:$line; exit 6"
+    )
+    started = engine.run("start", "-a", "-i", name, input="hello\n")
+    assert (started.returncode, started.stdout) == (6, "got:hello\n")
+    engine.ok("rm", name)
+
+    other = name + "-b"
+    engine.ok(
+        "run",
+        "-d",
+        "-i",
+        "--name",
+        other,
+        "busybox",
+        "sh",
+        "-c",
+        "read line; echo attached:$line; exit 4",
+    )
+    wait_until(lambda: running(engine, other), "container start")
+    attached = engine.run("attach", other, input="hi\n")
+    # like docker: the stream ends when our stdin does (the container was not
+    # created with StdinOnce), so the reply is in the logs, the code in the exit
+    assert attached.returncode == 4
+    assert engine.ok("logs", other) == "attached:hi\n"
+    stopped = engine.run("attach", other)
+    assert stopped.returncode == 1 and "You cannot attach to a stopped container" in stopped.stderr
+    engine.ok("rm", other)
+
+
+def test_wait_several_and_top_args(engine, name: str) -> None:
+    engine.ok("run", "-d", "--name", name, "busybox", "sleep", "1000")
+    top = engine.ok("top", name, "-o", "pid,comm").splitlines()
+    assert top[0].split() == ["PID", "COMMAND"] and top[1].split()[1] == "sleep"
+    engine.ok("kill", "-s", "KILL", name)
+    other = name + "-b"
+    assert engine.run("run", "--name", other, "busybox", "sh", "-c", "exit 2").returncode == 2
+    assert engine.ok("wait", name, other).split() == ["137", "2"]
+    engine.ok("rm", name, other)
