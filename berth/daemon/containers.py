@@ -573,6 +573,7 @@ class ContainerService:
             if c.state.status in RUNNING_LIKE:
                 raise Conflict(f"could not kill running container {c.id}, cannot remove")
             self._save(c, transition(c.name, c.state, Ev.REMOVE))
+            self._fail_pending_attaches(c.id)
             for hook in self.hooks:
                 try:
                     hook.on_remove(c.id, volumes)

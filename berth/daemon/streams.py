@@ -72,8 +72,13 @@ def attach_session(
     svc: Any, c: Any, *, stdin: bool, stdout: bool, stderr: bool, stream: bool, logs: bool,
     detach_keys: str | None, multiplex: bool,
 ):  # fmt: skip
-    """The function the API runs on the hijacked connection."""
+    """The function the API runs on the hijacked connection.
+
+    The attach is registered here, before the API answers 101: docker sends
+    `start` as soon as it has that answer, and the start must find the attach.
+    """
     cid = c.id
+    ticket = _register(svc, cid, stdin, stdout, stderr, detach_keys) if stream else None
 
     def session(conn: Any) -> None:
         if logs:
@@ -82,13 +87,16 @@ def attach_session(
                 stdout=stdout, stderr=stderr,
             ):  # fmt: skip
                 conn.write(chunk)
-        if not stream:
+        if ticket is None:
             return
-        shim_sock = _connect(svc, cid, stdin, stdout, stderr, detach_keys)
-        if shim_sock is None:
+        shim_stream = _await(svc, cid, ticket)
+        if shim_stream is None:
             return
-        svc._emit(svc.store.get(cid), "attach")
-        end = pump(shim_sock, conn, multiplex, stdin)
+        try:
+            svc._emit(svc.store.get(cid), "attach")
+        except NotFound:
+            pass
+        end = pump(shim_stream, conn, multiplex, stdin)
         if end is not None and end.reason == "detached":
             try:
                 svc._emit(svc.store.get(cid), "detach")
@@ -98,22 +106,27 @@ def attach_session(
     return session
 
 
-def _connect(
+def _register(
     svc: Any, cid: str, stdin: bool, stdout: bool, stderr: bool, detach_keys: str | None
-) -> Any:
-    """Attach to the shim now, or wait for the container's start to hand us a stream."""
-    pending = None
+) -> PendingAttach:
+    """Attach to the shim now, or queue for the container's next start."""
+    pending = PendingAttach(stdin, stdout, stderr, detach_keys)
     with svc._lock(cid):
         cur = svc.store.get(cid)
+        pending.stdin_once = bool(cur.config.get("StdinOnce"))
         if cur.state.status in (Status.RUNNING, Status.PAUSED):
-            return svc.tasks.attach(
-                cid, stdin, stdout, stderr, detach_keys, bool(cur.config.get("StdinOnce"))
+            pending.stream = svc.tasks.attach(
+                cid, stdin, stdout, stderr, detach_keys, pending.stdin_once
             )
+            pending.ready.set()
+            return pending
         if cur.state.status in (Status.REMOVING, Status.DEAD):
             raise Conflict(f"container {cid} is being removed")
-        pending = PendingAttach(stdin, stdout, stderr, detach_keys)
-        pending.stdin_once = bool(cur.config.get("StdinOnce"))
         svc._pending_attach.setdefault(cid, []).append(pending)
+    return pending
+
+
+def _await(svc: Any, cid: str, pending: PendingAttach) -> Any:
     while not pending.ready.wait(1.0):
         try:
             svc.store.get(cid)
