@@ -715,6 +715,7 @@ class ContainerService:
     def restore(self) -> set[str]:
         """Reconnect to shims; settle containers that exited while the daemon was away."""
         running: set[str] = set()
+        self._remove_orphans()
         for c in self.store.all():
             st = c.state.status
             if st in RUNNING_LIKE:
@@ -740,6 +741,19 @@ class ContainerService:
                 if restart.restart_on_daemon_start(policy, c.state.manually_stopped):
                     self._restart_at_daemon_start(c.id)
         return running
+
+    def _remove_orphans(self) -> None:
+        """Directories and snapshots of containers never recorded (a crash mid-create)."""
+        known = {c.id for c in self.store.all()}
+        for entry in self.root.iterdir():
+            if entry.name in known or len(entry.name) != 64:
+                continue
+            log.warning("removing %s: no container record (interrupted create)", entry.name)
+            try:
+                self.images.remove_rootfs(entry.name)
+            except Exception:
+                log.exception("removing the rootfs of %s", entry.name)
+            shutil.rmtree(entry, ignore_errors=True)
 
     def _restart_at_daemon_start(self, cid: str) -> None:
         try:
