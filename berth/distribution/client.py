@@ -150,10 +150,13 @@ class RegistryClient:
 
     # ---- manifests -------------------------------------------------------------
     def get_manifest(
-        self, repo: str, reference: str, accept: str = MANIFEST_ACCEPT
+        self, repo: str, reference: str, accept: str = MANIFEST_ACCEPT, *, display: str = ""
     ) -> FetchedManifest:
-        """A manifest or index by tag or digest, its digest verified."""
-        what = f"{repo}:{reference}" if ":" not in reference else f"{repo}@{reference}"
+        """A manifest or index by tag or digest, its digest verified.
+
+        `display` names the image in errors ("manifest for busybox:x not found").
+        """
+        what = display or (f"{repo}:{reference}" if ":" not in reference else f"{repo}@{reference}")
         resp = self._request(
             "GET",
             f"/v2/{repo}/manifests/{reference}",

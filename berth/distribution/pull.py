@@ -141,13 +141,17 @@ class Puller:
         self, client: RegistryClient, ref: refs.Reference, platform: Platform
     ) -> _Resolved:
         repo = ref.path
-        top = client.get_manifest(repo, ref.digest or ref.tag or refs.DEFAULT_TAG)
+        top = client.get_manifest(
+            repo, ref.digest or ref.tag or refs.DEFAULT_TAG, display=ref.familiar()
+        )
         manifest = top
         parsed = _parse(top, ref)
         blobs = [top.digest]
         if not isinstance(parsed, Manifest):
             child = parsed.select(platform)
-            manifest = client.get_manifest(repo, child.digest)
+            manifest = client.get_manifest(
+                repo, child.digest, display=f"{ref.familiar_name}@{child.digest}"
+            )
             parsed = _parse(manifest, ref)
             if not isinstance(parsed, Manifest):
                 raise errors.InvalidArgument(f"malformed manifest for {ref}: nested index")

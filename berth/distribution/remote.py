@@ -23,7 +23,9 @@ def inspect_manifest(session: Session, reference: str) -> dict[str, Any]:
     """The manifest or index a reference names, as JSON (`docker manifest inspect`)."""
     ref = refs.parse(reference).tagged_or_latest()
     client = session.client(ref.domain)
-    fetched = client.get_manifest(ref.path, ref.digest or ref.tag or refs.DEFAULT_TAG)
+    fetched = client.get_manifest(
+        ref.path, ref.digest or ref.tag or refs.DEFAULT_TAG, display=ref.familiar()
+    )
     return json.loads(fetched.body)
 
 
@@ -31,7 +33,9 @@ def distribution_info(session: Session, reference: str) -> dict[str, Any]:
     """`GET /distribution/{name}/json`: the descriptor and the platforms it offers."""
     ref = refs.parse(reference).tagged_or_latest()
     client = session.client(ref.domain)
-    fetched = client.get_manifest(ref.path, ref.digest or ref.tag or refs.DEFAULT_TAG)
+    fetched = client.get_manifest(
+        ref.path, ref.digest or ref.tag or refs.DEFAULT_TAG, display=ref.familiar()
+    )
     parsed = parse_manifest_or_index(fetched.body, fetched.media_type)
     platforms: list[dict[str, Any]] = []
     if fetched.media_type in INDEX_TYPES:

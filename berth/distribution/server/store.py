@@ -106,7 +106,7 @@ class Store:
         path = self.blob_path(digest)
         linked = self._layer_link(name, digest).exists() or self._revision(name, digest).exists()
         if not linked or not path.exists():
-            raise RegistryError("BLOB_UNKNOWN", f"blob unknown to registry: {digest}", digest)
+            raise RegistryError("BLOB_UNKNOWN", "blob unknown to registry", digest)
         return path
 
     def delete_blob(self, name: str, digest: str) -> None:
@@ -115,9 +115,7 @@ class Store:
         try:
             link.unlink()
         except FileNotFoundError:
-            raise RegistryError(
-                "BLOB_UNKNOWN", f"blob unknown to registry: {digest}", digest
-            ) from None
+            raise RegistryError("BLOB_UNKNOWN", "blob unknown to registry", digest) from None
 
     def mount_blob(self, name: str, digest: str, source: str) -> bool:
         """Link a blob another repository has; False when the source lacks it."""
@@ -167,7 +165,7 @@ class Store:
             return (d / "data").stat().st_size
         except FileNotFoundError:
             raise RegistryError(
-                "BLOB_UPLOAD_UNKNOWN", f"blob upload unknown: {upload}", upload
+                "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry", upload
             ) from None
 
     def append_upload(
@@ -248,7 +246,7 @@ class Store:
         if valid_digest(reference):
             if not self._revision(name, reference).exists():
                 raise RegistryError(
-                    "MANIFEST_UNKNOWN", f"manifest unknown: {name}@{reference}", reference
+                    "MANIFEST_UNKNOWN", "manifest unknown", {"name": name, "reference": reference}
                 )
             return reference
         try:
@@ -256,14 +254,14 @@ class Store:
         except (FileNotFoundError, NotADirectoryError):
             if not self.repo_path(name).is_dir():
                 raise RegistryError(
-                    "NAME_UNKNOWN", f"repository name not known to registry: {name}", name
+                    "NAME_UNKNOWN", "repository name not known to registry", {"name": name}
                 ) from None
             raise RegistryError(
-                "MANIFEST_UNKNOWN", f"manifest unknown: {name}:{reference}", reference
+                "MANIFEST_UNKNOWN", "manifest unknown", {"name": name, "reference": reference}
             ) from None
         if not self._revision(name, digest).exists():
             raise RegistryError(
-                "MANIFEST_UNKNOWN", f"manifest unknown: {name}:{reference}", reference
+                "MANIFEST_UNKNOWN", "manifest unknown", {"name": name, "reference": reference}
             )
         return digest
 
@@ -277,7 +275,7 @@ class Store:
             size = path.stat().st_size
         except FileNotFoundError:
             raise RegistryError(
-                "MANIFEST_UNKNOWN", f"manifest unknown: {name}@{digest}", digest
+                "MANIFEST_UNKNOWN", "manifest unknown", {"name": name, "reference": digest}
             ) from None
         return ManifestRecord(digest, media_type, path, size)
 
@@ -331,13 +329,13 @@ class Store:
                 self._tag_path(name, reference).unlink()
             except FileNotFoundError:
                 raise RegistryError(
-                    "MANIFEST_UNKNOWN", f"manifest unknown: {name}:{reference}", reference
+                    "MANIFEST_UNKNOWN", "manifest unknown", {"name": name, "reference": reference}
                 ) from None
             return
         revision = self._revision(name, reference)
         if not revision.exists():
             raise RegistryError(
-                "MANIFEST_UNKNOWN", f"manifest unknown: {name}@{reference}", reference
+                "MANIFEST_UNKNOWN", "manifest unknown", {"name": name, "reference": reference}
             )
         for tag in self.tags(name):
             path = self._tag_path(name, tag)
@@ -353,7 +351,7 @@ class Store:
     def tags(self, name: str) -> list[str]:
         if not self.repo_path(name).is_dir():
             raise RegistryError(
-                "NAME_UNKNOWN", f"repository name not known to registry: {name}", name
+                "NAME_UNKNOWN", "repository name not known to registry", {"name": name}
             )
         tags_dir = self.repo_path(name) / "_manifests" / "tags"
         if not tags_dir.is_dir():
