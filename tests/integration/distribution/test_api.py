@@ -1,0 +1,114 @@
+"""The Engine API endpoints of distribution, through a private berthd, driven by docker-py."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from berth.distribution.testing import Layout, Registry, start_berth_registry, stop
+
+docker = pytest.importorskip("docker")
+
+if os.geteuid() != 0:
+    pytest.skip("berthd needs root", allow_module_level=True)
+
+
+@pytest.fixture
+def berthd() -> Iterator[str]:
+    berthd_bin = Path(sys.executable).parent / "berthd"
+    if not berthd_bin.exists():
+        pytest.skip("berthd is not installed")
+    root = Path(tempfile.mkdtemp(prefix="bdapi-", dir="/tmp"))  # short: socket path limit
+    sock = root / "b.sock"
+    log = (root / "berthd.log").open("wb")
+    proc = subprocess.Popen(
+        [str(berthd_bin), "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
+         "-H", f"unix://{sock}"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not sock.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.skip(f"berthd did not start: {(root / 'berthd.log').read_text()[-800:]}")
+            time.sleep(0.05)
+        yield f"unix://{sock}"
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+        subprocess.run(["umount", "-R", "-l", str(root / "data")], capture_output=True)
+        subprocess.run(["rm", "-rf", str(root)], capture_output=True)
+
+
+def test_pull_push_inspect_search_through_the_api(
+    berthd: str, berth_registry: Registry, oci_layout: Callable[..., Layout], skopeo: Callable
+) -> None:
+    layout = oci_layout()
+    host = berth_registry.host
+    skopeo(
+        "copy", "--dest-tls-verify=false", f"oci:{layout.path}:latest", f"docker://{host}/api/img:1"
+    )
+    api = docker.APIClient(base_url=berthd, version="1.43")
+    messages = list(api.pull(f"{host}/api/img", tag="1", stream=True, decode=True))
+    statuses = [m.get("status", "") for m in messages]
+    assert "Pull complete" in statuses
+    assert statuses[-1] == f"Status: Downloaded newer image for {host}/api/img:1"
+    image = api.inspect_image(f"{host}/api/img:1")
+    assert image["Id"] == layout.config_digest
+    assert f"{host}/api/img@{layout.manifest_digest}" in image["RepoDigests"]
+    # Unknown tag: an HTTP error with Docker's words.
+    with pytest.raises(docker.errors.NotFound, match="manifest unknown"):
+        api.pull(f"{host}/api/img", tag="nope")
+    # Push under another name: progress stream with the digest in aux.
+    api.tag(f"{host}/api/img:1", f"{host}/api/copy", "2")
+    pushed = list(api.push(f"{host}/api/copy", tag="2", stream=True, decode=True))
+    aux = [m["aux"] for m in pushed if "aux" in m]
+    assert aux == [{"Tag": "2", "Digest": layout.manifest_digest, "Size": aux[0]["Size"]}]
+    assert not [m for m in pushed if "error" in m]
+    dist = api.inspect_distribution(f"{host}/api/copy:2")
+    assert dist["Descriptor"]["digest"] == layout.manifest_digest
+    assert dist["Platforms"] == [{"architecture": "amd64", "os": "linux"}]
+    names = [r["name"] for r in api.search(f"{host}/api")]
+    assert names == [f"{host}/api/copy", f"{host}/api/img"]
+
+
+def test_login_and_credentials_through_the_api(
+    berthd: str, tmp_path: Path, oci_layout: Callable[..., Layout], skopeo: Callable
+) -> None:
+    htpasswd = tmp_path / "htpasswd"
+    subprocess.run(
+        ["htpasswd", "-cbB", str(htpasswd), "eve", "pw"], check=True, capture_output=True
+    )
+    reg = start_berth_registry(tmp_path / "authreg", "--htpasswd", str(htpasswd))
+    try:
+        layout = oci_layout()
+        skopeo("copy", "--dest-tls-verify=false", "--dest-creds", "eve:pw",
+               f"oci:{layout.path}:latest", f"docker://{reg.host}/sec/img:1")  # fmt: skip
+        api = docker.APIClient(base_url=berthd, version="1.43")
+        assert api.login("eve", "pw", registry=reg.host, reauth=True)["Status"] == "Login Succeeded"
+        with pytest.raises(docker.errors.APIError) as e:
+            api.login("eve", "wrong", registry=reg.host, reauth=True)
+        assert e.value.status_code == 401
+        with pytest.raises(docker.errors.APIError, match="unauthorized"):
+            api.pull(
+                f"{reg.host}/sec/img", tag="1", auth_config={"username": "eve", "password": "bad"}
+            )
+        out = list(api.pull(f"{reg.host}/sec/img", tag="1", stream=True, decode=True,
+                            auth_config={"username": "eve", "password": "pw"}))  # fmt: skip
+        assert out[-1]["status"].startswith("Status: Downloaded newer image")
+    finally:
+        stop(reg.proc)
