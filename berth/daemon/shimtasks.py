@@ -54,6 +54,10 @@ class ShimTasks:
         self.state_root = state_root
         self._shims: dict[str, Any] = {}
         self._lock = threading.Lock()
+        import importlib.util
+
+        # the zygote (a pre-loaded fork server) when this berth has one
+        self._zygote = importlib.util.find_spec("berth.shim.zygote") is not None
 
     def _dir(self, cid: str) -> Path:
         from berth.shim import client
@@ -91,7 +95,8 @@ class ShimTasks:
                 log_max_size=req.log_max_size,
                 log_max_file=req.log_max_file,
                 start=False,
-            )
+            ),
+            zygote=self._zygote,
         )
         with self._lock:
             self._shims[req.id] = shim
