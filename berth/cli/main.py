@@ -38,7 +38,7 @@ COMMANDS: dict[str, str] = {
         (
             "images", "rmi", "tag", "history", "save", "load", "import", "pull",
             "push", "image prune", "build", "login", "logout", "search",
-            "manifest inspect", "registry serve",
+            "manifest inspect", "registry garbage-collect", "registry serve",
         ),
         "images",
     ),
@@ -234,7 +234,12 @@ def report(error: Exception, name: str) -> int:
     if status is None and isinstance(error, Unavailable):
         print(str(error), file=sys.stderr)
         return 125 if name in STATUS_125 else 1
-    text = f"Error response from daemon: {error}" if status is not None else f"Error: {error}"
+    if getattr(error, "plain", False):
+        text = str(error)
+    elif status is not None:
+        text = f"Error response from daemon: {error}"
+    else:
+        text = f"Error: {error}"
     if name in STATUS_125:
         print(f"berth: {text}\n\nRun 'berth {name} --help' for more information", file=sys.stderr)
         return getattr(error, "exit_code", 125)

@@ -53,7 +53,11 @@ class Renderer:
 
         if msg.get("error") or msg.get("errorDetail"):
             detail = msg.get("errorDetail") or {}
-            raise errors.InternalError(msg.get("error") or detail.get("message") or "unknown error")
+            error = errors.InternalError(
+                msg.get("error") or detail.get("message") or "unknown error"
+            )
+            error.plain = True  # type: ignore[attr-defined]  # docker prints a stream's error as is
+            raise error
         if "aux" in msg:
             self.aux.append(msg["aux"])
             if "stream" not in msg and "status" not in msg:

@@ -172,10 +172,21 @@ SPECS: dict[str, Spec] = {
         "Run berth's own registry server in the foreground",
         [
             Flag("--addr", STR, "127.0.0.1:5000", "Address to listen on"),
-            Flag("--root", STR, help="Directory holding the registry's data"),
+            Flag("--root", STR, "/var/lib/berth/registry", "Directory holding the registry's data"),
             Flag("--htpasswd", STR, help="htpasswd file (bcrypt) enabling basic auth"),
             Flag("--tls-cert", STR, help="TLS certificate"),
             Flag("--tls-key", STR, help="TLS key"),
+            Flag("--debug", help="Log every request"),
+        ],
+        max_args=0,
+    ),
+    "registry garbage-collect": Spec(
+        "registry garbage-collect [OPTIONS]",
+        "Remove blobs no manifest references from berth's registry storage",
+        [
+            Flag("--root", STR, "/var/lib/berth/registry", "Directory holding the registry's data"),
+            Flag("--grace", STR, "3600", "Keep blobs younger than this many seconds"),
+            Flag("--dry-run", help="Only print what would be removed"),
         ],
         max_args=0,
     ),
@@ -599,7 +610,8 @@ def run_login(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
         )
         or {}
     )
-    auth.store(server, user, password, ctx.opts.get("config"))  # type: ignore[arg-type]
+    token = result.get("IdentityToken") or ""
+    auth.store(server, user, "" if token else password, ctx.opts.get("config"), token)  # type: ignore[arg-type]
     print(result.get("Status") or "Login Succeeded")
     return 0
 
@@ -654,35 +666,30 @@ def run_search(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
 
 
 def run_manifest_inspect(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    """Fetched by the client from the registry, as docker's CLI does (no daemon call)."""
     import json
+    from pathlib import Path
 
     from berth.cli import auth
+    from berth.distribution.credentials import CredentialStore
+    from berth.distribution.remote import inspect_manifest
+    from berth.distribution.session import Session
 
-    result = ctx.client.get(
-        f"/distribution/{common.quote(args[0])}/json", headers=auth.header_for(args[0])
-    )
-    print(json.dumps(result, indent=3))
+    store = CredentialStore(Path(auth.config_dir(ctx.opts.get("config"))))  # type: ignore[arg-type]
+    session = Session(credentials=store.get)
+    try:
+        manifest = inspect_manifest(session, args[0])
+    finally:
+        session.close()
+    print(json.dumps(manifest, indent="\t"))
     return 0
 
 
 def run_registry_serve(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
-    """Run the registry server in this process (berth/distribution owns it)."""
-    import importlib
+    """Run berth's registry server in this process (berth/distribution owns it)."""
+    from berth.distribution.server import main as registry_main
 
-    try:
-        server = importlib.import_module("berth.distribution.server")
-    except ImportError:
-        from berth import errors
-
-        raise errors.NotImplementedYet(
-            "the registry server is not available in this build"
-        ) from None
-    serve = getattr(server, "serve_forever", None) or getattr(server, "main", None)
-    if serve is None:
-        from berth import errors
-
-        raise errors.NotImplementedYet("berth.distribution.server has no serve_forever()")
-    argv = ["--addr", o["addr"]]
+    argv = ["serve", "--addr", o["addr"]]
     for flag, key in (
         ("--root", "root"),
         ("--htpasswd", "htpasswd"),
@@ -691,4 +698,15 @@ def run_registry_serve(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     ):
         if o[key]:
             argv += [flag, o[key]]
-    return int(serve(argv) or 0)
+    if o["debug"]:
+        argv.append("--debug")
+    return int(registry_main(argv) or 0)
+
+
+def run_registry_garbage_collect(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    from berth.distribution.server import main as registry_main
+
+    argv = ["garbage-collect", "--root", o["root"], "--grace", str(o["grace"])]
+    if o["dry_run"]:
+        argv.append("--dry-run")
+    return int(registry_main(argv) or 0)

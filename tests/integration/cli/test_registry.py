@@ -92,3 +92,63 @@ def test_missing_tag_fails_with_registry_error(engine, registry: str) -> None:
     result = engine.run("pull", f"{registry}/cli/never-pushed:1")
     assert result.returncode == 1
     assert "Error" in result.stderr
+
+
+@pytest.fixture
+def berth_registry(engine, tmp_path: Path):
+    """`berth registry serve` with basic auth (alice / s3cret); yields its address."""
+    htpasswd = shutil.which("htpasswd")
+    if htpasswd is None:
+        pytest.skip("htpasswd (apache2-utils) is not installed")
+    subprocess.run(
+        [htpasswd, "-Bbc", str(tmp_path / "htpasswd"), "alice", "s3cret"],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [engine.berth, "registry", "serve", "--addr", f"127.0.0.1:{port}", "--root", str(tmp_path / "data"),
+         "--htpasswd", str(tmp_path / "htpasswd")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=engine.env(),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None, "berth registry serve exited"
+                assert time.monotonic() < deadline, "berth registry did not start"
+                time.sleep(0.05)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_login_push_manifest_logout(engine, berth_registry: str) -> None:
+    ref = f"{berth_registry}/team/busybox:1"
+    engine.ok("tag", "busybox", ref)
+    refused = engine.run("push", ref)
+    assert refused.returncode == 1
+    assert "auth" in refused.stderr.lower() and not refused.stderr.startswith("Error response")
+
+    wrong = engine.run("login", "-u", "alice", "--password-stdin", berth_registry, input="nope\n")
+    assert wrong.returncode == 1
+    logged = engine.run(
+        "login", "-u", "alice", "--password-stdin", berth_registry, input="s3cret\n"
+    )
+    assert logged.returncode == 0, logged.stderr
+    assert logged.stdout == "Login Succeeded\n"
+    config = Path(engine.env()["BERTH_CONFIG"]) / "config.json"
+    assert berth_registry in config.read_text()
+
+    assert "1: digest: sha256:" in engine.ok("push", ref)
+    manifest = engine.ok("manifest", "inspect", ref)
+    assert '"schemaVersion": 2' in manifest and '"layers"' in manifest
+    assert (
+        engine.ok("logout", berth_registry) == f"Removing login credentials for {berth_registry}\n"
+    )
+    assert berth_registry not in config.read_text()
+    engine.ok("rmi", ref)

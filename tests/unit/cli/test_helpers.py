@@ -94,7 +94,7 @@ def test_auth_file_roundtrip(tmp_path: Path) -> None:
     )
     assert auth.remove("127.0.0.1:5000", str(tmp_path)) is True
     assert auth.remove("127.0.0.1:5000", str(tmp_path)) is False
-    assert os.listdir(tmp_path) == ["config.json"]
+    assert sorted(os.listdir(tmp_path)) == ["config.json"]
 
 
 def test_registry_of() -> None:
