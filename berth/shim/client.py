@@ -412,9 +412,15 @@ def spawn(spec: ShimSpec, *, zygote: bool = True, timeout: float = 60.0) -> Shim
     os.makedirs(spec.socket_dir, mode=0o711, exist_ok=True)
     line = p.to_line("spawn", cfg)
     if zygote:
-        sock = _zygote_connection(Path(spec.socket_dir))
-        sock.sendall(line)
-        return _await_spawn(sock, cfg, timeout)
+        for attempt in range(3):
+            sock = _zygote_connection(Path(spec.socket_dir))
+            sock.sendall(line)
+            try:
+                return _await_spawn(sock, cfg, timeout)
+            except errors.Unavailable as e:
+                if "stale zygote" not in str(e) or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     with child:
         proc = subprocess.Popen(

@@ -193,6 +193,19 @@ def read_line(fd: int, limit: int = MAX_LINE) -> tuple[bytes, bytes]:
     return line, rest
 
 
+def read_line_sock(sock: object, limit: int = MAX_LINE) -> bytes:
+    """Read one line from a socket whose peer sends nothing after it."""
+    buf = b""
+    while b"\n" not in buf:
+        chunk = sock.recv(65536)  # type: ignore[attr-defined]
+        if not chunk:
+            raise EOFError("connection closed before a full line")
+        buf += chunk
+        if len(buf) > limit:
+            raise ValueError("line too long")
+    return buf.partition(b"\n")[0]
+
+
 def write_exit_record(path: str, record: ExitRecord) -> None:
     """Atomically and durably replace `path` with the record (tmp, fsync, rename, fsync dir)."""
     tmp = path + ".tmp"

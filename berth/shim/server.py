@@ -1,0 +1,683 @@
+"""The shim process: one per container, in its own session, outliving the daemon.
+
+The protocol it speaks is in `berth.shim.protocol`. Its life, in order:
+
+1. Become a child subreaper (the container's init, orphaned when the runtime's
+   `create` exits, is re-parented to us, so we can reap it), write ``shim.pid``,
+   bind ``shim.sock`` (early, so a client can wait in the backlog).
+2. Prepare stdio: with a tty, a console socket on which the runtime sends the
+   pty master (SCM_RIGHTS); otherwise three pipes (stdin only when kept open).
+3. ``RUNTIME create --bundle B --pid-file init.pid [--console-socket S] ID``,
+   then ``start ID`` (unless the daemon asked to start later), then answer the
+   spawner with our pid and the container's.
+4. Serve: relay output to the json-file log and to attached clients, stdin back,
+   resize, kill/pause/resume through the runtime, exec (``exec -d`` so that the
+   exec'd process is also our child and we reap its exit code), wait, state.
+5. On the init's exit: write ``exit.json`` atomically (code, time, OOM kill)
+   BEFORE anyone is told, drain the output (bounded), end the attach streams,
+   answer waiters, ``RUNTIME delete ID``, and exit once the replies are sent.
+
+Everything runs on one thread in a `selectors` loop (`berth.shim.streams`),
+which keeps the process small: no asyncio, no threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import signal
+import socket
+import sys
+import termios
+import time
+
+from berth.shim import protocol as p
+from berth.shim.jsonlog import JsonLog
+from berth.shim.ociruntime import Runtime, RuntimeFailed
+from berth.shim.streams import Conn, Loop, Relay
+
+DRAIN_SECONDS = 2.0  # how long output may trail the init's exit
+EXEC_DRAIN_SECONDS = 1.0
+LINGER_SECONDS = 5.0  # how long an exited shim waits for replies to be read
+MAX_EXEC_RECORDS = 256
+
+
+class BadRequest(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def _short_path(path: str) -> tuple[str, int | None]:
+    """A socket address for `path` that fits sun_path: itself, or a /proc/<pid>/fd
+    path through a directory fd the caller keeps open while the address is used."""
+    if len(os.fsencode(path)) <= 100:
+        return path, None
+    dfd = os.open(os.path.dirname(path), os.O_PATH | os.O_CLOEXEC)
+    return f"/proc/{os.getpid()}/fd/{dfd}/{os.path.basename(path)}", dfd
+
+
+def _listen(path: str) -> tuple[socket.socket, int]:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    addr, dfd = _short_path(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    try:
+        sock.bind(addr)
+        sock.listen(64)
+    finally:
+        if dfd is not None:
+            os.close(dfd)
+    return sock, os.stat(path).st_ino
+
+
+class ConsoleSocket:
+    """Where the runtime sends the pty master of a process started with a terminal."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        self.address, self._dfd = _short_path(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        self.sock.bind(self.address)
+        self.sock.listen(1)
+
+    def receive(self, timeout: float = 10.0) -> int:
+        """The master fd (the runtime has connected by the time it returned)."""
+        self.sock.settimeout(timeout)
+        conn, _ = self.sock.accept()
+        with conn:
+            conn.settimeout(timeout)
+            _, fds, _, _ = socket.recv_fds(conn, 1024, 4)
+        if not fds:
+            raise RuntimeFailed("the runtime sent no pty master on the console socket")
+        for extra in fds[1:]:
+            os.close(extra)
+        return fds[0]
+
+    def close(self) -> None:
+        self.sock.close()
+        if self._dfd is not None:
+            os.close(self._dfd)
+            self._dfd = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+@dataclasses.dataclass
+class Exec:
+    exec_id: str
+    tty: bool
+    pid: int = 0
+    running: bool = False
+    exit_code: int | None = None
+    relay: Relay | None = None
+    files: tuple[str, ...] = ()
+
+
+def _exit_code(status: int) -> tuple[int, int]:
+    """(exit code as Docker reports it, killing signal or 0)."""
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:
+        return 128 - code, -code
+    return code, 0
+
+
+def _memory_cgroup_files(bundle: str, cid: str) -> list[str]:
+    """The files whose `oom_kill` counter tells whether the container was OOM-killed."""
+    try:
+        with open(os.path.join(bundle, "config.json"), "rb") as f:
+            cg = (json.load(f).get("linux") or {}).get("cgroupsPath") or ""
+    except (OSError, ValueError):
+        return []
+    if ":" in cg:  # systemd's slice:prefix:name form: not resolved here
+        return []
+    if not cg.startswith("/"):
+        base = "/"
+        with contextlib.suppress(OSError), open("/proc/self/cgroup") as f:
+            for line in f:
+                _, ctrls, path = line.rstrip("\n").split(":", 2)
+                if "memory" in ctrls.split(","):
+                    base = path
+                    break
+        cg = os.path.join(base, cg or cid)
+    rel = cg.lstrip("/")
+    return [
+        os.path.join("/sys/fs/cgroup/memory", rel, "memory.oom_control"),
+        os.path.join("/sys/fs/cgroup", rel, "memory.events"),
+    ]
+
+
+def _oom_kills(files: list[str]) -> int:
+    for path in files:
+        try:
+            with open(path) as f:
+                for line in f:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return 0
+
+
+class Shim:
+    def __init__(self, cfg: p.SpawnConfig) -> None:
+        self.cfg = cfg
+        self.dir = cfg.state_dir
+        self.loop = Loop()
+        self.rt = Runtime(cfg.runtime, cfg.runtime_root, self._path(p.RUNTIME_LOG_NAME), cfg.id)
+        self.status = "starting"
+        self.pid = 0
+        self.exit: p.ExitRecord | None = None
+        self.published = False  # exit told to waiters (output drained first)
+        self.waiters: list[Conn] = []
+        self.conns: set[Conn] = set()
+        self.execs: dict[str, Exec] = {}
+        self.exec_by_pid: dict[int, Exec] = {}
+        self.spawned: dict[int, object] = {}  # runtime pid -> callback(status)
+        self.unclaimed: dict[int, int] = {}  # reaped pids nobody knew yet -> status
+        self.relay: Relay | None = None
+        self.master: int | None = None
+        self.quit_at: float | None = None
+        self.exec_seq = 0
+        self.sock_ino = 0
+        self.oom_files: list[str] = []
+
+    def _path(self, name: str) -> str:
+        return os.path.join(self.dir, name)
+
+    # ---- start ------------------------------------------------------------------------
+
+    def setup(self) -> int:
+        """Steps 1-3 above; the container's pid. Raises RuntimeFailed or OSError."""
+        from berth.linux.process import set_child_subreaper, set_name
+
+        with contextlib.suppress(OSError):
+            set_name("berth-shim")
+        with contextlib.suppress(OSError):
+            os.setsid()
+        set_child_subreaper()
+        os.makedirs(self.dir, mode=0o711, exist_ok=True)
+        for stale in (p.EXIT_NAME, p.INIT_PID_NAME, p.RUNTIME_LOG_NAME):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._path(stale))
+        _atomic_write(self._path(p.SHIM_PID_NAME), f"{os.getpid()}\n")
+        self.listener, self.sock_ino = _listen(self._path(p.SOCKET_NAME))
+        self.listener.setblocking(False)
+        self.loop.want(self.listener.fileno(), self, read=True)
+        self._signals()
+        self.oom_files = _memory_cgroup_files(self.cfg.bundle, self.cfg.id)
+
+        log = (
+            JsonLog(self.cfg.log_path, self.cfg.log_max_size, self.cfg.log_max_file)
+            if (self.cfg.log_path)
+            else None
+        )
+        pid_file = self._path(p.INIT_PID_NAME)
+        if self.cfg.tty:
+            console = ConsoleSocket(self._path("console.sock"))
+            try:
+                self.rt.run(self.rt.create_argv(self.cfg.bundle, pid_file, console.address))
+                self.master = console.receive()
+            finally:
+                console.close()
+            self.relay = Relay(
+                self.loop,
+                {self.master: p.STDOUT},
+                self.master if self.cfg.stdin_open else None,
+                log,
+                pty=self.master,
+            )
+        else:
+            null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            in_r, in_w = os.pipe() if self.cfg.stdin_open else (null, None)
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            try:
+                self.rt.run(
+                    self.rt.create_argv(self.cfg.bundle, pid_file, None), (in_r, out_w, err_w)
+                )
+            except BaseException:
+                for fd in (in_w, out_r, err_r):
+                    if fd is not None:
+                        os.close(fd)
+                raise
+            finally:
+                for fd in {in_r, out_w, err_w, null}:
+                    os.close(fd)
+            self.relay = Relay(self.loop, {out_r: p.STDOUT, err_r: p.STDERR}, in_w, log)
+        with open(pid_file) as f:
+            self.pid = int(f.read().strip())
+        self.status = "created"
+        if self.cfg.start:
+            self._start()
+        return self.pid
+
+    def _start(self) -> None:
+        self.rt.run(self.rt.argv("start", self.cfg.id))
+        if self.status == "created":
+            self.status = "running"
+
+    def _signals(self) -> None:
+        r, w = os.pipe()
+        os.set_blocking(r, False)
+        os.set_blocking(w, False)
+        self._wake_r = r
+        signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_IGN)
+        self.loop.want(r, _Waker(self), read=True)
+
+    # ---- the loop ---------------------------------------------------------------------
+
+    def serve(self) -> None:
+        while True:
+            if self.quit_at is not None:
+                flushing = any(c.out for c in self.conns if not c.closed)
+                if not flushing or time.monotonic() >= self.quit_at:
+                    return
+            self.loop.run_once(0.2 if self.quit_at is not None else None)
+
+    def on_event(self, mask: int) -> None:
+        """The listener is readable: accept every waiting client."""
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            conn = Conn(self.loop, sock, self._request)
+            self.conns.add(conn)
+            if len(self.conns) > 64:
+                self.conns = {c for c in self.conns if not c.closed}
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid in self.spawned:
+                self.spawned.pop(pid)(status)  # type: ignore[operator]
+            elif pid == self.pid and self.exit is None:
+                self._init_exited(status)
+            elif pid in self.exec_by_pid:
+                self._exec_exited(self.exec_by_pid.pop(pid), status)
+            elif len(self.unclaimed) < 4096:
+                self.unclaimed[pid] = status
+
+    # ---- requests ---------------------------------------------------------------------
+
+    def _request(self, conn: Conn, msg: dict) -> None:
+        op = msg.get("op")
+        handler = getattr(self, f"op_{op}", None) if isinstance(op, str) else None
+        try:
+            if handler is None:
+                raise BadRequest("InvalidArgument", f"unknown shim request {op!r}")
+            handler(conn, msg)
+        except BadRequest as e:
+            conn.reply_error(e.kind, e.message)
+        except RuntimeFailed as e:
+            conn.reply_error("InternalError", str(e))
+        except (OSError, ValueError, TypeError, KeyError) as e:
+            conn.reply_error("InternalError", f"{op} on container {self.cfg.id}: {e}")
+
+    def _not_running(self) -> BadRequest:
+        return BadRequest("Conflict", f"container {self.cfg.id} is not running")
+
+    def op_ping(self, conn: Conn, msg: dict) -> None:
+        conn.reply(pid=os.getpid())
+        conn.finish()
+
+    def op_state(self, conn: Conn, msg: dict) -> None:
+        st = p.ShimState(
+            id=self.cfg.id,
+            shim_pid=os.getpid(),
+            pid=self.pid,
+            status=self.status,
+            tty=self.cfg.tty,
+            stdin_open=self.cfg.stdin_open,
+            attached=len(self.relay.clients) if self.relay else 0,
+            exit=self.exit,
+            execs=[self._exec_state(e) for e in self.execs.values()],
+        )
+        conn.reply(**dataclasses.asdict(st))
+        conn.finish()
+
+    def op_start(self, conn: Conn, msg: dict) -> None:
+        if self.status != "created":
+            raise BadRequest("Conflict", f"container {self.cfg.id} is {self.status}, not created")
+        self._start()
+        conn.reply(pid=self.pid)
+        conn.finish()
+
+    def op_attach(self, conn: Conn, msg: dict) -> None:
+        req = p.from_fields(p.AttachRequest, msg)
+        if self.exit is not None or self.relay is None or self.relay.ended:
+            raise self._not_running()
+        conn.reply(pid=self.pid, tty=self.cfg.tty)
+        conn.stdin = bool(req.stdin) and self.cfg.stdin_open
+        conn.stdout, conn.stderr = bool(req.stdout), bool(req.stderr)
+        conn.stdin_once = bool(req.stdin_once)
+        conn.detach_keys = req.detach_keys.encode("latin-1") if conn.stdin else b""
+        self.relay.add(conn)
+
+    def op_resize(self, conn: Conn, msg: dict) -> None:
+        height, width = int(msg["height"]), int(msg["width"])
+        if height < 0 or width < 0 or height > 0xFFFF or width > 0xFFFF:
+            raise BadRequest("InvalidArgument", f"bad window size {height}x{width}")
+        exec_id = msg.get("exec_id")
+        if exec_id:
+            ex = self._exec(exec_id)
+            fd = ex.relay.pty if ex.relay else None
+        else:
+            fd = self.relay.pty if self.relay else None
+        if fd is not None:
+            termios.tcsetwinsize(fd, (height, width))
+        conn.reply()
+        conn.finish()
+
+    def _runtime_call(self, *args: str) -> None:
+        try:
+            self.rt.run(self.rt.argv(*args))
+        except RuntimeFailed:
+            if self.exit is not None or not _alive(self.pid):
+                raise self._not_running() from None
+            raise
+
+    def op_kill(self, conn: Conn, msg: dict) -> None:
+        if self.exit is not None:
+            raise self._not_running()
+        sig = str(int(msg.get("signal", signal.SIGTERM)))
+        self._runtime_call("kill", *(["--all"] if msg.get("all") else []), self.cfg.id, sig)
+        conn.reply()
+        conn.finish()
+
+    def op_pause(self, conn: Conn, msg: dict) -> None:
+        if self.status != "running":
+            raise BadRequest("Conflict", f"container {self.cfg.id} is {self.status}")
+        self._runtime_call("pause", self.cfg.id)
+        self.status = "paused"
+        conn.reply()
+        conn.finish()
+
+    def op_resume(self, conn: Conn, msg: dict) -> None:
+        if self.status != "paused":
+            raise BadRequest("Conflict", f"container {self.cfg.id} is not paused")
+        self._runtime_call("resume", self.cfg.id)
+        self.status = "running"
+        conn.reply()
+        conn.finish()
+
+    def op_close_stdin(self, conn: Conn, msg: dict) -> None:
+        if self.relay is not None:
+            self.relay.close_stdin()
+        conn.reply()
+        conn.finish()
+
+    def op_wait(self, conn: Conn, msg: dict) -> None:
+        if self.published:
+            conn.reply(exit=dataclasses.asdict(self.exit))
+            conn.finish()
+        else:
+            self.waiters.append(conn)
+
+    def op_shutdown(self, conn: Conn, msg: dict) -> None:
+        if self.exit is None:
+            raise BadRequest("Conflict", f"container {self.cfg.id} is still running")
+        conn.reply()
+        conn.finish()
+        if self.quit_at is not None:
+            self.quit_at = min(self.quit_at, time.monotonic() + 0.5)
+
+    # ---- exec -------------------------------------------------------------------------
+
+    def _exec(self, exec_id: str) -> Exec:
+        ex = self.execs.get(exec_id)
+        if ex is None:
+            raise BadRequest("NotFound", f"No such exec instance: {exec_id}")
+        return ex
+
+    @staticmethod
+    def _exec_state(ex: Exec) -> p.ExecState:
+        return p.ExecState(ex.exec_id, ex.pid, ex.running, ex.exit_code)
+
+    def op_exec_state(self, conn: Conn, msg: dict) -> None:
+        conn.reply(**dataclasses.asdict(self._exec_state(self._exec(str(msg["exec_id"])))))
+        conn.finish()
+
+    def op_exec(self, conn: Conn, msg: dict) -> None:
+        req = p.from_fields(p.ExecRequest, msg)
+        if self.status != "running":
+            raise BadRequest("Conflict", f"container {self.cfg.id} is {self.status}, not running")
+        old = self.execs.get(req.exec_id)
+        if old is not None and (old.running or old.pid == 0):
+            raise BadRequest("Conflict", f"exec {req.exec_id} is already running")
+        self.exec_seq += 1
+        n = self.exec_seq
+        process_file = self._path(f"exec-{n}.json")
+        pid_file = self._path(f"exec-{n}.pid")
+        log_file = self._path(f"exec-{n}.log")
+        _atomic_write(process_file, json.dumps(req.process))
+        ex = Exec(req.exec_id, bool(req.tty), files=(process_file, pid_file, log_file))
+        self._remember(ex)
+        rt = dataclasses.replace(self.rt, log=log_file)
+        console = None
+        pipes: tuple[int | None, int, int] | None = None
+        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            if ex.tty:
+                console = ConsoleSocket(self._path(f"exec-{n}.sock"))
+                pid = rt.spawn(rt.exec_argv(process_file, pid_file, console.address))
+            else:
+                in_r, in_w = os.pipe() if req.stdin else (null, None)
+                out_r, out_w = os.pipe()
+                err_r, err_w = os.pipe()
+                try:
+                    pid = rt.spawn(rt.exec_argv(process_file, pid_file, None), (in_r, out_w, err_w))
+                except BaseException:
+                    for fd in (in_w, out_r, err_r):
+                        if fd is not None:
+                            os.close(fd)
+                    raise
+                finally:
+                    for fd in {in_r, out_w, err_w} - {null}:
+                        os.close(fd)
+                pipes = (in_w, out_r, err_r)
+        except BaseException:
+            if console:
+                console.close()
+            del self.execs[req.exec_id]
+            raise
+        finally:
+            os.close(null)
+        self.spawned[pid] = lambda status: self._exec_started(
+            conn, req, ex, rt, console, pipes, status
+        )
+
+    def _exec_started(self, conn, req, ex, rt, console, pipes, status) -> None:
+        try:
+            rt.check(status, "exec")
+            with open(ex.files[1]) as f:
+                ex.pid = int(f.read().strip())
+            if console is not None:
+                master = console.receive()
+                ex.relay = Relay(self.loop, {master: p.STDOUT}, master, pty=master)
+            else:
+                in_w, out_r, err_r = pipes
+                ex.relay = Relay(self.loop, {out_r: p.STDOUT, err_r: p.STDERR}, in_w)
+                pipes = None
+        except (RuntimeFailed, OSError, ValueError) as e:
+            if pipes:
+                for fd in pipes:
+                    if fd is not None:
+                        os.close(fd)
+            self.execs.pop(ex.exec_id, None)
+            self._remove_files(ex)
+            conn.reply_error("InternalError", f"OCI runtime exec failed: {e}")
+            return
+        finally:
+            if console is not None:
+                console.close()
+        ex.running = True
+        conn.reply(**dataclasses.asdict(self._exec_state(ex)))
+        if req.attach and not conn.closed:
+            conn.stdin = bool(req.stdin)
+            conn.stdout = conn.stderr = True
+            conn.stdin_once = True
+            conn.detach_keys = req.detach_keys.encode("latin-1") if conn.stdin else b""
+            ex.relay.add(conn)
+        else:
+            conn.finish()
+        if ex.pid in self.unclaimed:
+            self._exec_exited(ex, self.unclaimed.pop(ex.pid))
+        else:
+            self.exec_by_pid[ex.pid] = ex
+
+    def _exec_exited(self, ex: Exec, status: int) -> None:
+        code, _ = _exit_code(status)
+
+        def done() -> None:
+            ex.exit_code = code
+            ex.running = False
+            if ex.relay is not None:
+                ex.relay.end("exited", code)
+                ex.relay.close()
+            self._remove_files(ex)
+
+        if ex.relay is None:
+            done()
+        else:
+            ex.relay.drain(EXEC_DRAIN_SECONDS, done)
+
+    def _remember(self, ex: Exec) -> None:
+        self.execs[ex.exec_id] = ex
+        if len(self.execs) > MAX_EXEC_RECORDS:
+            for key, old in list(self.execs.items()):
+                if not old.running and old.pid:
+                    del self.execs[key]
+                    if len(self.execs) <= MAX_EXEC_RECORDS:
+                        break
+
+    @staticmethod
+    def _remove_files(ex: Exec) -> None:
+        for path in ex.files:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    # ---- the end ----------------------------------------------------------------------
+
+    def _init_exited(self, status: int) -> None:
+        code, sig = _exit_code(status)
+        oom = sig == signal.SIGKILL and _oom_kills(self.oom_files) > 0
+        self.exit = p.ExitRecord(
+            exit_code=code, finished_ns=time.time_ns(), oom_killed=oom, signal=sig
+        )
+        p.write_exit_record(self._path(p.EXIT_NAME), self.exit)
+        self.status = "stopped"
+        if self.relay is None:
+            self._publish()
+        else:
+            self.relay.drain(DRAIN_SECONDS, self._publish)
+
+    def _publish(self) -> None:
+        assert self.exit is not None
+        if self.relay is not None:
+            self.relay.end("exited", self.exit.exit_code)
+            self.relay.close()
+        self.published = True
+        for conn in self.waiters:
+            conn.reply(exit=dataclasses.asdict(self.exit))
+            conn.finish()
+        self.waiters.clear()
+        try:
+            self.rt.run(self.rt.argv("delete", self.cfg.id))
+        except RuntimeFailed:
+            with contextlib.suppress(RuntimeFailed):
+                self.rt.run(self.rt.argv("delete", "--force", self.cfg.id))
+        self.quit_at = time.monotonic() + LINGER_SECONDS
+
+    def cleanup(self) -> None:
+        """Remove the socket if it is still ours (a new shim may have taken the dir)."""
+        try:
+            if os.stat(self._path(p.SOCKET_NAME)).st_ino == self.sock_ino:
+                os.unlink(self._path(p.SOCKET_NAME))
+        except FileNotFoundError:
+            pass
+
+
+class _Waker:
+    """The SIGCHLD wake-up pipe: drain it and reap."""
+
+    def __init__(self, shim: Shim) -> None:
+        self.shim = shim
+
+    def on_event(self, mask: int) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self.shim._wake_r, 512):
+                pass
+        self.shim.reap()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _atomic_write(path: str, text: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, path)
+
+
+def run_shim(cfg: p.SpawnConfig, reply: socket.socket) -> None:
+    """Be the shim for `cfg`; report on `reply`; never returns (exits the process)."""
+    shim = Shim(cfg)
+    code = 0
+    try:
+        try:
+            pid = shim.setup()
+        except (RuntimeFailed, OSError, ValueError) as e:
+            with contextlib.suppress(OSError):
+                reply.sendall(p.reply_line(False, kind="InternalError", message=str(e)))
+            with contextlib.suppress(RuntimeFailed, OSError):
+                shim.rt.run(shim.rt.argv("delete", "--force", cfg.id))
+            code = 1
+            return
+        with contextlib.suppress(OSError):
+            reply.sendall(p.reply_line(True, shim_pid=os.getpid(), pid=pid))
+        reply.close()
+        shim.serve()
+    except BaseException as e:  # the last resort: say why on stderr (/dev/null by default)
+        print(f"berth-shim {cfg.id}: {e!r}", file=sys.stderr)
+        code = 1
+        raise
+    finally:
+        reply.close()
+        shim.cleanup()
+        os._exit(code)
+
+
+def serve_from_fd(fd: int) -> int:
+    """`berth-shim serve --fd N`: read the config, detach, run (the launcher exits at once)."""
+    reply = socket.socket(fileno=fd)
+    reader_line, _ = p.read_line(reply.fileno())
+    msg = json.loads(reader_line)
+    cfg = p.from_fields(p.SpawnConfig, msg)
+    if os.fork() != 0:
+        os._exit(0)  # the daemon reaps the launcher; the shim is re-parented to init
+    run_shim(cfg, reply)
+    return 0
