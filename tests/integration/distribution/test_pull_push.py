@@ -384,3 +384,19 @@ def test_chunked_push_and_all_tags(any_registry: Registry, engine: Engine) -> No
 def test_push_unknown_image(berth_registry: Registry, engine: Engine) -> None:
     with pytest.raises(errors.NotFound, match="does not exist locally"):
         engine.push(f"{berth_registry.host}/no/such:1")
+
+
+def test_docker_hub_names_go_to_the_mirror(
+    berth_registry: Registry, tmp_path: Path, oci_layout: Callable[..., Layout], skopeo: Callable
+) -> None:
+    layout = oci_layout()
+    copy_in(skopeo, layout, berth_registry.host, "library/mirrored:1")
+    e = Engine(tmp_path / "mirror-engine")
+    e.session = Session(RegistryOptions(mirrors=(f"http://{berth_registry.host}",)))
+    try:
+        [r] = e.pull("mirrored:1")  # docker.io/library/mirrored:1, served by the mirror
+        assert r.image_id == layout.config_digest
+        assert e.svc.resolve("mirrored:1").id == layout.config_digest
+        assert e.statuses()[-1] == "Status: Downloaded newer image for mirrored:1"
+    finally:
+        e.close()

@@ -395,3 +395,53 @@ def test_garbage_collect_keeps_referenced_and_fresh_blobs(berth_registry: Regist
 def test_bad_pagination_number(berth_registry: Registry, n: str) -> None:
     resp, data = H(berth_registry)("GET", f"/v2/_catalog?n={n}")
     assert resp.status == 400 and code(data) == "PAGINATION_NUMBER_INVALID"
+
+
+def test_garbage_collect_during_pushes_never_leaves_a_dangling_manifest(tmp_path: Path) -> None:
+    """Pushes race a collector with no grace period: each push either completes with
+    every blob present, or its manifest PUT is refused (MANIFEST_BLOB_UNKNOWN)."""
+    import threading
+
+    from berth.distribution.testing import InProcessRegistry
+
+    reg = InProcessRegistry(tmp_path / "gcrace")
+    stop_gc = threading.Event()
+    rounds = []
+
+    def collector() -> None:
+        while not stop_gc.is_set():
+            rounds.append(collect(reg.root, grace=0))
+
+    gc_thread = threading.Thread(target=collector)
+    gc_thread.start()
+    accepted, refused = [], 0
+    try:
+        h = H(Registry(reg.host, reg.root, None, "berth"))  # type: ignore[arg-type]
+        for i in range(40):
+            layer = os.urandom(2000)
+            ld, cd = sha(layer), sha(b"{}")
+            h("POST", f"/v2/race/img/blobs/uploads/?digest={ld}", layer)
+            h("POST", f"/v2/race/img/blobs/uploads/?digest={cd}", b"{}")
+            m = json.dumps({
+                "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": 2},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": 2000}],
+            }).encode()  # fmt: skip
+            resp, body = h("PUT", f"/v2/race/img/manifests/t{i}", m, Content_Type=OCI_MANIFEST)
+            if resp.status == 201:
+                accepted.append((i, ld))
+            else:
+                assert resp.status == 400 and code(body) == "MANIFEST_BLOB_UNKNOWN"
+                refused += 1
+    finally:
+        stop_gc.set()
+        gc_thread.join()
+    try:
+        assert len(rounds) > 1 and accepted
+        rounds.append(collect(reg.root, grace=0))  # quiescent: must keep everything referenced
+        for i, ld in accepted:
+            assert h("GET", f"/v2/race/img/manifests/t{i}")[0].status == 200
+            assert h("GET", f"/v2/race/img/blobs/{ld}")[0].status == 200, f"t{i} lost its layer"
+            assert h("HEAD", f"/v2/race/img/blobs/{sha(b'{}')}")[0].status == 200
+    finally:
+        reg.close()
