@@ -35,8 +35,6 @@ from berth.image import reference as refs
 from berth.image.types import (
     ANNOTATION_IMAGE_NAME,
     ANNOTATION_REF_NAME,
-    DOCKER_CONFIG,
-    DOCKER_MANIFEST,
     INDEX_TYPES,
     OCI_CONFIG,
     OCI_INDEX,
@@ -267,9 +265,9 @@ def _load_docker(core: ServiceCore, root: Path) -> list[LoadedImage]:
         descs = [core._ingest_layer_file(_archive_path(root, p)) for p in layer_paths]
         config_info = core.content.write_bytes(config_raw)
         manifest = Manifest(
-            config=Descriptor(DOCKER_CONFIG, config_info.digest, config_info.size),
+            config=Descriptor(OCI_CONFIG, config_info.digest, config_info.size),
             layers=tuple(descs),
-            media_type=DOCKER_MANIFEST,
+            media_type=OCI_MANIFEST,
         )
         mdigest = core.content.write_bytes(manifest.to_bytes()).digest
         tags = [t for t in entry.get("RepoTags") or [] if t]

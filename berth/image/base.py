@@ -75,7 +75,6 @@ def busybox_layer(busybox: Path = Path("/bin/busybox")) -> BaseLayer:
             "etc",
             "home",
             "proc",
-            "root",
             "sys",
             "usr",
             "usr/bin",

@@ -41,11 +41,12 @@ from berth.image.store import (
 from berth.image.types import (
     ANNOTATION_IMAGE_NAME,
     ANNOTATION_REF_NAME,
-    DOCKER_CONFIG,
-    DOCKER_LAYER,
-    DOCKER_LAYER_GZIP,
     DOCKER_MANIFEST,
+    OCI_CONFIG,
+    OCI_LAYER,
+    OCI_LAYER_GZIP,
     OCI_LAYER_ZSTD,
+    OCI_MANIFEST,
     Descriptor,
     History,
     ImageConfig,
@@ -64,6 +65,13 @@ log = logging.getLogger(__name__)
 
 EXTRACT_PREFIX = "extract-"
 CONTAINER_PREFIX = "container-"
+
+
+_OCI_LAYER_TYPES = {
+    "application/vnd.docker.image.rootfs.diff.tar.gzip": OCI_LAYER_GZIP,
+    "application/vnd.docker.image.rootfs.diff.tar": OCI_LAYER,
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip": OCI_LAYER_GZIP,
+}
 
 
 def now_iso() -> str:
@@ -186,7 +194,12 @@ class ServiceCore:
         return removed, blobs
 
     def _write_index(self) -> None:
-        """index.json of the content store: one entry per tag, so skopeo/umoci can read it."""
+        """index.json of the content store: one entry per tag, so skopeo/umoci can read it.
+
+        OCI tools only follow OCI manifests; a Docker schema 2 manifest (pulled)
+        is listed through its OCI twin (same config and layers), which register
+        stored with the image.
+        """
         entries = []
         for row in self.conn.execute(
             "SELECT t.name, i.manifest_digest, i.manifest_media_type FROM image_tags t"
@@ -194,6 +207,9 @@ class ServiceCore:
         ):
             name, digest, media_type = row[0], row[1], row[2]
             try:
+                if media_type == DOCKER_MANIFEST:
+                    digest = self._oci_twin(digest)
+                    media_type = OCI_MANIFEST
                 size = self.content.info(digest).size
             except NotFound:
                 continue
@@ -206,6 +222,21 @@ class ServiceCore:
                 )
             )
         self.content.set_index(entries)
+
+    def _oci_twin(self, docker_manifest_digest: str) -> str:
+        """Write (idempotently) the OCI form of a Docker schema 2 manifest; its digest."""
+        m = parse_manifest(self.content.read(docker_manifest_digest))
+        oci = Manifest(
+            config=Descriptor(OCI_CONFIG, m.config.digest, m.config.size),
+            layers=tuple(
+                Descriptor(
+                    _OCI_LAYER_TYPES.get(d.media_type, d.media_type), d.digest, d.size, d.urls
+                )
+                for d in m.layers
+            ),
+            media_type=OCI_MANIFEST,
+        )
+        return self.content.write_bytes(oci.to_bytes()).digest
 
     # -- unpacking ----------------------------------------------------------------
 
@@ -320,6 +351,8 @@ class ServiceCore:
         config = ImageConfig.from_bytes(config_raw)
         tag_refs = [refs.parse_tagged(t) for t in tags]
         digest_refs = [refs.parse(d) for d in repo_digests]
+        if manifest.media_type == DOCKER_MANIFEST:
+            extra_blobs = (*extra_blobs, self._oci_twin(manifest_digest))
         with self.lease(dg.chain_ids(config.diff_ids) if config.diff_ids else ()):
             layers = self.unpack(list(manifest.layers), config.diff_ids)
             new = NewImage(
@@ -474,12 +507,12 @@ class ServiceCore:
     # -- creating images ----------------------------------------------------------
 
     def _write_manifest(self, config: ImageConfig, layers: Sequence[Descriptor]) -> str:
-        """Store the config and a Docker schema 2 manifest for it; returns the manifest digest."""
+        """Store the config and an OCI manifest for it; returns the manifest digest."""
         config_info = self.content.write_bytes(config.to_bytes())
         manifest = Manifest(
-            config=Descriptor(DOCKER_CONFIG, config_info.digest, config_info.size),
+            config=Descriptor(OCI_CONFIG, config_info.digest, config_info.size),
             layers=tuple(layers),
-            media_type=DOCKER_MANIFEST,
+            media_type=OCI_MANIFEST,
         )
         return self.content.write_bytes(manifest.to_bytes()).digest
 
@@ -489,7 +522,7 @@ class ServiceCore:
             f.seek(0)
             info = self.content.ingest(f)
         kind = detect_compression(head)
-        media_type = {"gzip": DOCKER_LAYER_GZIP, "zstd": OCI_LAYER_ZSTD, "": DOCKER_LAYER}[kind]
+        media_type = {"gzip": OCI_LAYER_GZIP, "zstd": OCI_LAYER_ZSTD, "": OCI_LAYER}[kind]
         return Descriptor(media_type, info.digest, info.size)
 
     def create_image(
@@ -528,7 +561,7 @@ class ServiceCore:
             new_diff = None
             if layer is not None:
                 info = self.content.ingest(layer)
-                desc = Descriptor(DOCKER_LAYER, info.digest, info.size)
+                desc = Descriptor(OCI_LAYER, info.digest, info.size)
                 new_diff = info.digest
                 layer_descs.append(desc)
                 cfg.diff_ids = [*cfg.diff_ids, new_diff]
