@@ -245,7 +245,9 @@ class Puller:
         incremental = _takes_diff_ids(self.service)
         downloads: dict[str, Future] = {}
         with ThreadPoolExecutor(self.max_concurrent, thread_name_prefix="pull") as pool:
-            for x in missing:
+            for n, x in enumerate(missing):
+                if n >= self.max_concurrent and x.desc.digest not in downloads:
+                    report.status("Waiting", short_id(x.desc.digest))
                 if x.desc.digest not in downloads:
                     downloads[x.desc.digest] = pool.submit(
                         self._download, client, repo, x.desc, report, cancel

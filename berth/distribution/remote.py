@@ -67,7 +67,13 @@ def search(session: Session, term: str, limit: int = 25) -> list[dict[str, Any]]
     if sep and ("." in first or ":" in first or first == "localhost"):
         domain, query = first, rest
     if domain == HUB_SEARCH:
-        client = session.clients(HUB_DOMAIN, push=True)[0]
+        from berth.distribution.client import RegistryClient
+        from berth.distribution.registry import Endpoint
+
+        # Docker Hub's search lives on its index host, not on the registry API host.
+        client = RegistryClient(
+            Endpoint(HUB_SEARCH), session.credentials(HUB_DOMAIN), pool=session.pool
+        )
         return client.search(query, limit)
     client = session.client(domain)
     results = client.search(query, limit)

@@ -400,3 +400,15 @@ def test_docker_hub_names_go_to_the_mirror(
         assert e.statuses()[-1] == "Status: Downloaded newer image for mirrored:1"
     finally:
         e.close()
+
+
+def test_layers_beyond_the_concurrency_limit_wait(
+    berth_registry: Registry, engine: Engine, oci_layout: Callable[..., Layout], skopeo: Callable
+) -> None:
+    layout = oci_layout([layer_tar({f"f{i}": os.urandom(1000)}) for i in range(5)])
+    copy_in(skopeo, layout, berth_registry.host, "five/layers:1")
+    engine.pull(f"{berth_registry.host}/five/layers:1")
+    for i, d in enumerate(layout.layer_digests):
+        statuses = engine.statuses(short(d))
+        assert ("Waiting" in statuses) == (i >= 3), (i, statuses)
+        assert statuses[-1] == "Pull complete"
