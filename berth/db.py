@@ -71,6 +71,12 @@ MIGRATIONS: list[tuple[int, str]] = [
         401,
         "CREATE TABLE container_mounts (container_id TEXT PRIMARY KEY, mounts TEXT NOT NULL)",
     ),
+    # 500-599 build (berth/build/cache.py)
+    (
+        500,
+        "CREATE TABLE build_cache (parent TEXT NOT NULL, key TEXT NOT NULL,"
+        " image_id TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (parent, key))",
+    ),
     # 600-699 distribution (berth/distribution/sources.py)
     (
         600,

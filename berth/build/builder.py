@@ -1,0 +1,832 @@
+"""The builder: a parsed Dockerfile and a context in, a tagged image out.
+
+Plan first (`berth.build.plan`): the stages the target needs, their step
+numbers, and which stage waits for which. Then each stage runs on its own
+thread as soon as the stages it depends on are done, so independent stages
+build in parallel; their output is released in stage order, so the log reads
+as Docker's classic builder's (`Step N/M : ...`, ` ---> Using cache`,
+` ---> <id>`, `Successfully built <id>`).
+
+Every step produces an image, as in Docker's classic builder: RUN and COPY/ADD
+(and WORKDIR when it creates its directory) with a new layer, the others
+with an empty history entry. Before doing the work a step looks up the
+cache by (parent image, step key); a hit reuses the image and creates
+nothing. A failed step tags nothing; its container and mounts are removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import logging
+import os
+import posixpath
+import secrets
+import signal as _signal
+import tempfile
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from berth.build import copier, words
+from berth.build.cache import BuildCache, step_key
+from berth.build.context import Context, Source, file_digest, has_wildcards
+from berth.build.instructions import (
+    PROXY_ARGS,
+    Arg,
+    Command,
+    Copy,
+    Dockerfile,
+    From,
+    Healthcheck,
+    Instruction,
+    KeyValues,
+    Onbuild,
+    Run,
+    Shell,
+    Single,
+    Stage,
+    Words,
+    parse_change,
+    parse_duration,
+)
+from berth.build.plan import Plan, make_plan
+from berth.build.runner import RunRequest, StepRunner, resolve_in_root
+from berth.build.views import ImageViews
+from berth.errors import BerthError, InvalidArgument, NotFound
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SHELL = ["/bin/sh", "-c"]
+Output = Callable[[str], None]
+Puller = Callable[[str, Output], None]
+
+
+class StepFailed(InvalidArgument):
+    """A RUN returned non-zero (`code` is its exit code, Docker's errorDetail code)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(slots=True)
+class BuildOptions:
+    tags: list[str] = field(default_factory=list)
+    build_args: dict[str, str | None] = field(default_factory=dict)
+    target: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    no_cache: bool = False
+    pull: bool = False
+    network: str = "default"  # default | host | none
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    image_id: str
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class _State:
+    """Where a stage is: its current image and container config, its ARGs and shell."""
+
+    stage: Stage
+    image_id: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    args: dict[str, str] = field(default_factory=dict)
+    cmd_set: bool = False
+
+    def env(self) -> dict[str, str]:
+        out = dict(self.args)
+        for item in self.config.get("Env") or []:
+            k, _, v = item.partition("=")
+            out[k] = v
+        return out
+
+    @property
+    def shell(self) -> list[str]:
+        return list(self.config.get("Shell") or DEFAULT_SHELL)
+
+    @property
+    def workdir(self) -> str:
+        return self.config.get("WorkingDir") or "/"
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What a step does after the cache missed: make an image from the parent."""
+
+    config: dict[str, Any]
+    created_by: str
+    key: str
+    make: Callable[[], str] | None = None  # returns the new image id; None: config only
+    author: str = ""
+
+
+class Builder:
+    """Builds one Dockerfile; create one per build (it holds that build's views)."""
+
+    def __init__(
+        self,
+        images: Any,
+        cache: BuildCache,
+        runner: StepRunner,
+        *,
+        state_dir: Path,
+        pull: Puller | None = None,
+    ) -> None:
+        self.images = images  # berth.image.service.ImageService
+        self.cache = cache
+        self.runner = runner
+        self.state_dir = Path(state_dir)
+        self.pull = pull
+        self.views = ImageViews(images, self.state_dir)
+
+    # -- the build -------------------------------------------------------------
+
+    def build(
+        self, dockerfile: Dockerfile, context: Context, opts: BuildOptions, out: Output
+    ) -> BuildResult:
+        plan = make_plan(dockerfile, opts.target, bool(opts.labels))
+        self._df = dockerfile
+        self._ctx = context
+        self._opts = opts
+        self._plan = plan
+        self._consumed: set[str] = set()
+        self._lock = threading.Lock()
+        self._stage_images: dict[int, Future[str]] = {}
+        self._meta = self._meta_args(dockerfile, opts)
+        seq = _Sequencer(out, [s.index for s in plan.stages])
+        try:
+            final = self._run_stages(plan, seq)
+        finally:
+            self.views.close()
+        seq.flush_all()
+        unused = sorted(
+            k for k in opts.build_args if k not in self._consumed and k not in PROXY_ARGS
+        )
+        if unused:
+            out(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed\n")
+        out(f"Successfully built {_short(final)}\n")
+        tagged = []
+        for tag in opts.tags:
+            self.images.tag(final, tag)
+            tagged.append(tag)
+            out(f"Successfully tagged {_familiar_tag(tag)}\n")
+        return BuildResult(final, tuple(tagged))
+
+    def _meta_args(self, df: Dockerfile, opts: BuildOptions) -> dict[str, str]:
+        meta: dict[str, str] = {}
+        for inst in df.meta_args:
+            for name, default in inst.pairs:
+                given = opts.build_args.get(name)
+                if given is not None:
+                    meta[name] = given
+                    self._consumed_add(name)
+                elif default is not None:
+                    meta[name] = words.expand(default, meta, df.escape)
+        return meta
+
+    def _consumed_add(self, name: str) -> None:
+        with self._lock if hasattr(self, "_lock") else contextlib.nullcontext():
+            self._consumed.add(name)
+
+    def _run_stages(self, plan: Plan, seq: _Sequencer) -> str:
+        futures: dict[int, Future[str]] = {}
+        with ThreadPoolExecutor(max_workers=max(1, len(plan.stages))) as pool:
+            for st in plan.stages:
+                fut: Future[str] = Future()
+                futures[st.index] = fut
+            self._stage_images = futures
+            for st in plan.stages:
+                pool.submit(self._stage_thread, st, futures[st.index], seq)
+            errors: list[BaseException] = []
+            for st in plan.stages:
+                try:
+                    futures[st.index].result()
+                except BaseException as exc:
+                    errors.append(exc)
+        if errors:
+            real = [e for e in errors if not isinstance(e, _Cancelled)]
+            raise (real or errors)[0]
+        return futures[plan.stages[-1].index].result()
+
+    def _stage_thread(self, stage: Stage, fut: Future[str], seq: _Sequencer) -> None:
+        try:
+            for dep in self._plan.deps[stage.index]:
+                try:
+                    self._stage_images[dep].result()
+                except BaseException:
+                    raise _Cancelled(f"stage {dep} failed") from None
+            image = self._build_stage(stage, lambda text: seq.write(stage.index, text))
+            fut.set_result(image)
+        except BaseException as exc:
+            fut.set_exception(exc)
+        finally:
+            seq.finish(stage.index)
+
+    # -- a stage ---------------------------------------------------------------
+
+    def _build_stage(self, stage: Stage, out: Output) -> str:
+        numbers = iter(self._plan.step_numbers[stage.index])
+        total = self._plan.total
+        state = _State(stage)
+        out(f"Step {next(numbers)}/{total} : {stage.base.original}\n")
+        self._from(state, stage.base, out)
+        triggers = list(state.config.get("OnBuild") or [])
+        state.config.pop("OnBuild", None)
+        if triggers:
+            out(f"# Executing {len(triggers)} build trigger{'s' if len(triggers) > 1 else ''}\n")
+            for text in triggers:
+                inst = parse_change(text, self._df.escape)
+                self._step(state, inst, out)
+        else:
+            out(f" ---> {_short(state.image_id) if state.image_id else '(scratch)'}\n")
+        for inst in stage.instructions:
+            out(f"Step {next(numbers)}/{total} : {inst.original}\n")
+            self._step(state, inst, out)
+        if self._plan.label_stage == stage.index and self._opts.labels:
+            text = "LABEL " + " ".join(
+                f"{json.dumps(k)}={json.dumps(v)}" for k, v in sorted(self._opts.labels.items())
+            )
+            out(f"Step {next(numbers)}/{total} : {text}\n")
+            self._step(state, parse_change(text), out)
+        if not state.image_id:
+            raise InvalidArgument("No image was generated. Is your Dockerfile empty?")
+        return state.image_id
+
+    def _from(self, state: _State, inst: From, out: Output) -> None:
+        name = words.expand(inst.image, self._meta, self._df.escape)
+        if not name:
+            raise InvalidArgument(
+                f"{self._df.file} line {inst.line}: base name ({inst.image}) should not be blank"
+            )
+        stage = self._df.stage(name)
+        if stage is not None and stage.index < state.stage.index:
+            state.image_id = self._stage_images[stage.index].result()
+        elif name.lower() == "scratch":
+            state.image_id = ""
+        else:
+            state.image_id = self._base_image(name, out)
+        if state.image_id:
+            rec = self.images.resolve(state.image_id)
+            state.config = json.loads(json.dumps(rec.config.config or {}))
+        else:
+            state.config = {}
+
+    def _base_image(self, name: str, out: Output) -> str:
+        if self._opts.pull and self.pull is not None:
+            self.pull(name, out)
+        try:
+            return self.images.resolve(name).id
+        except NotFound:
+            if self.pull is None or self._opts.pull:
+                raise
+        self.pull(name, out)
+        return self.images.resolve(name).id
+
+    # -- one step ----------------------------------------------------------------
+
+    def _step(self, state: _State, inst: Instruction, out: Output) -> None:
+        outcome = self._dispatch(state, inst, out)
+        parent = state.image_id
+        if not self._opts.no_cache:
+            hit = self.cache.get(parent, outcome.key)
+            if hit is not None:
+                out(f" ---> Using cache\n ---> {_short(hit)}\n")
+                state.image_id = hit
+                state.config = outcome.config
+                return
+        if outcome.make is not None:
+            image_id = outcome.make()
+        else:
+            image_id = self.images.create_image(
+                config=outcome.config,
+                parent=parent,
+                layer=None,
+                created_by=outcome.created_by,
+                author=outcome.author,
+            ).id
+        self.cache.put(parent, outcome.key, image_id)
+        state.image_id = image_id
+        state.config = outcome.config
+        out(f" ---> {_short(image_id)}\n")
+
+    def _dispatch(self, state: _State, inst: Instruction, out: Output) -> _Outcome:
+        esc = self._df.escape
+        cfg = json.loads(json.dumps(state.config))
+        env = state.env()
+
+        def nop(text: str, **kw: Any) -> _Outcome:
+            created_by = f"/bin/sh -c #(nop)  {text}"
+            return _Outcome(cfg, created_by, step_key("nop", created_by, _dump(cfg)), **kw)
+
+        if isinstance(inst, Run):
+            return self._run(state, inst, cfg, out)
+        if isinstance(inst, Copy):
+            return self._copy(state, inst, cfg, env)
+        if isinstance(inst, Command):
+            args = list(inst.args) if inst.exec_form else [*state.shell, *inst.args]
+            if inst.keyword == "CMD":
+                cfg["Cmd"] = args
+                state.cmd_set = True
+            else:
+                cfg["Entrypoint"] = args
+                if not state.cmd_set:
+                    cfg["Cmd"] = None
+            return nop(f"{inst.keyword} {json.dumps(args)}")
+        if isinstance(inst, KeyValues):
+            pairs = [(words.expand(k, env, esc), words.expand(v, env, esc)) for k, v in inst.pairs]
+            if inst.keyword == "ENV":
+                current = [e for e in cfg.get("Env") or []]
+                for k, v in pairs:
+                    current = [e for e in current if e.partition("=")[0] != k]
+                    current.append(f"{k}={v}")
+                cfg["Env"] = current
+            else:
+                labels = dict(cfg.get("Labels") or {})
+                labels.update(pairs)
+                cfg["Labels"] = labels
+            shown = " ".join(f"{k}={v}" for k, v in pairs)
+            return nop(f"{inst.keyword} {shown}")
+        if isinstance(inst, Arg):
+            shown = []
+            for name, default in inst.pairs:
+                given = self._opts.build_args.get(name, None)
+                if name in self._opts.build_args:
+                    self._consumed_add(name)
+                if given is not None:
+                    state.args[name] = given
+                elif default is not None:
+                    state.args[name] = words.expand(default, env, esc)
+                elif name in self._meta:
+                    state.args[name] = self._meta[name]
+                shown.append(name if default is None else f"{name}={default}")
+            outcome = nop(f"ARG {' '.join(shown)}")
+            outcome.key = step_key(outcome.key, _dump(state.args))
+            return outcome
+        if isinstance(inst, Words):
+            if inst.keyword == "EXPOSE":
+                ports = dict(cfg.get("ExposedPorts") or {})
+                added = []
+                for item in inst.items:
+                    for word in words.split(item, env, esc):
+                        for port in _ports(word):
+                            ports[port] = {}
+                            added.append(port)
+                cfg["ExposedPorts"] = ports
+                return nop(f"EXPOSE {' '.join(added)}")
+            vols = dict(cfg.get("Volumes") or {})
+            items = (
+                list(inst.items)
+                if inst.expanded
+                else [w for i in inst.items for w in words.split(i, env, esc)]
+            )
+            for v in items:
+                if not v.strip():
+                    raise InvalidArgument("VOLUME specified can not be an empty string")
+                vols[v] = {}
+            cfg["Volumes"] = vols
+            return nop(f"VOLUME {json.dumps(items)}")
+        if isinstance(inst, Single):
+            value = words.expand(inst.value, env, esc)
+            if inst.keyword == "WORKDIR":
+                return self._workdir(state, cfg, value)
+            if inst.keyword == "USER":
+                cfg["User"] = value
+                return nop(f"USER {value}")
+            if inst.keyword == "STOPSIGNAL":
+                _check_signal(value)
+                cfg["StopSignal"] = value
+                return nop(f"STOPSIGNAL {value}")
+            return nop(f"MAINTAINER {inst.value}", author=inst.value)
+        if isinstance(inst, Healthcheck):
+            hc: dict[str, Any] = {"Test": list(inst.test)}
+            for key, value in (
+                ("Interval", inst.interval),
+                ("Timeout", inst.timeout),
+                ("StartPeriod", inst.start_period),
+                ("StartInterval", inst.start_interval),
+            ):
+                if value:
+                    hc[key] = parse_duration(value)
+            if inst.retries:
+                hc["Retries"] = inst.retries
+            cfg["Healthcheck"] = hc
+            return nop(f"HEALTHCHECK &{{{json.dumps(hc['Test'])}}}")
+        if isinstance(inst, Shell):
+            cfg["Shell"] = list(inst.shell)
+            return nop(f"SHELL {json.dumps(list(inst.shell))}")
+        if isinstance(inst, Onbuild):
+            cfg["OnBuild"] = [*(cfg.get("OnBuild") or []), inst.expression]
+            return nop(f"ONBUILD {inst.expression}")
+        raise InvalidArgument(f"{inst.keyword} is not allowed here (line {inst.line})")
+
+    # -- RUN -------------------------------------------------------------------
+
+    def _run(self, state: _State, inst: Run, cfg: dict[str, Any], out: Output) -> _Outcome:
+        argv = list(inst.command) if inst.exec_form else [*state.shell, inst.command[0]]
+        run_args = {k: v for k, v in state.args.items() if not _in_env(cfg, k)}
+        shown_args = {k: v for k, v in run_args.items() if k not in PROXY_ARGS}
+        created_by = " ".join(argv)
+        if shown_args:
+            prefix = " ".join(f"{k}={v}" for k, v in sorted(shown_args.items()))
+            created_by = f"|{len(shown_args)} {prefix} {created_by}"
+        env = [*(cfg.get("Env") or []), *(f"{k}={v}" for k, v in run_args.items())]
+        network = inst.network or self._opts.network
+        mounts, mount_keys = self._run_mounts(state, inst)
+        key = step_key("run", created_by, _dump(cfg), _dump(run_args), network, *mount_keys)
+        parent = state.image_id
+
+        def make() -> str:
+            if not parent:
+                raise InvalidArgument("RUN cannot run on an empty image (FROM scratch)")
+            cid = secrets.token_hex(32)
+            out(f" ---> Running in {cid[:12]}\n")
+            try:
+                code = self.runner.run(
+                    RunRequest(
+                        container_id=cid,
+                        image_id=parent,
+                        argv=argv,
+                        env=env,
+                        user=cfg.get("User") or "",
+                        workdir=cfg.get("WorkingDir") or "/",
+                        network=network,
+                        mounts=mounts,
+                    ),
+                    lambda chunk: out(chunk.decode("utf-8", "replace")),
+                )
+                if code != 0:
+                    raise StepFailed(
+                        f"The command '{' '.join(argv)}' returned a non-zero code: {code}", code
+                    )
+                image = self.images.commit_container(cid, parent, config=cfg, created_by=created_by)
+            finally:
+                self.runner.cleanup(cid)
+            out(f"Removing intermediate container {cid[:12]}\n")
+            return image.id
+
+        return _Outcome(cfg, created_by, key, make)
+
+    def _run_mounts(self, state: _State, inst: Run) -> tuple[list[dict[str, Any]], list[str]]:
+        env = state.env()
+        mounts: list[dict[str, Any]] = []
+        keys: list[str] = []
+        for m in inst.mounts:
+            target = words.expand(m.target, env, self._df.escape)
+            if not target.startswith("/"):
+                target = posixpath.join(state.workdir, target)
+            opts = {k: words.expand(v, env, self._df.escape) for k, v in m.options.items()}
+            if m.type == "tmpfs":
+                size = opts.get("size")
+                mounts.append(
+                    {
+                        "destination": target,
+                        "type": "tmpfs",
+                        "source": "tmpfs",
+                        "options": ["nosuid", "nodev", *([f"size={size}"] if size else [])],
+                    }
+                )
+                keys.append(f"tmpfs:{target}")
+            elif m.type == "cache":
+                cache_id = opts.get("id") or target
+                path = self.state_dir / "cache-mounts" / step_key(cache_id)[7:]
+                path.mkdir(parents=True, exist_ok=True)
+                ro = opts.get("readonly", opts.get("ro", "false")) == "true"
+                mounts.append(_bind(str(path), target, ro))
+                keys.append(f"cache:{cache_id}:{target}")
+            else:
+                source = opts.get("source") or opts.get("src") or "."
+                rw = opts.get("rw", opts.get("readwrite", "false")) == "true"
+                if opts.get("from"):
+                    root = self.views.root(self._source_image(state, opts["from"]))
+                    path = resolve_in_root(root, source)
+                    keys.append(f"bind:{opts['from']}:{source}:{target}")
+                else:
+                    selected = self._ctx.select(source)
+                    path = selected[0].path
+                    keys.append(f"bind:{source}:{target}:{self._ctx.digest(selected)}")
+                if rw:
+                    # a private copy: writes are discarded, as BuildKit does
+                    tmp = Path(tempfile.mkdtemp(dir=self._tmp_dir(), prefix="bind-"))
+                    os.rmdir(tmp)
+                    import shutil
+
+                    if path.is_dir():
+                        shutil.copytree(path, tmp, symlinks=True)
+                    else:
+                        shutil.copy2(path, tmp)
+                    path = tmp
+                mounts.append(_bind(str(path), target, not rw))
+        return mounts, keys
+
+    def _tmp_dir(self) -> Path:
+        path = self.state_dir / "tmp"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # -- WORKDIR ---------------------------------------------------------------
+
+    def _workdir(self, state: _State, cfg: dict[str, Any], value: str) -> _Outcome:
+        path = posixpath.normpath(posixpath.join(state.workdir, value))
+        cfg["WorkingDir"] = path
+        created_by = f"/bin/sh -c #(nop) WORKDIR {path}"
+        parent = state.image_id
+
+        def make() -> str:
+            root = self.views.root(parent)
+            rel = resolve_in_root(root, path).relative_to(root).as_posix()
+            entries = [
+                copier.Entry(p, "dir", 0o755)
+                for p in [*copier.parents(rel + "/x")]
+                if not (root / p).exists()
+            ]
+            if not entries:
+                return self.images.create_image(
+                    config=cfg, parent=parent, layer=None, created_by=created_by
+                ).id
+            return self._layer_image(parent, cfg, created_by, entries)
+
+        return _Outcome(cfg, created_by, step_key("workdir", path, _dump(cfg)), make)
+
+    def _layer_image(
+        self, parent: str, cfg: dict[str, Any], created_by: str, entries: list[copier.Entry]
+    ) -> str:
+        with tempfile.TemporaryFile(dir=self._tmp_dir()) as f:
+            copier.write_layer(entries, f)
+            f.seek(0)
+            return self.images.create_image(
+                config=cfg, parent=parent, layer=f, created_by=created_by
+            ).id
+
+    # -- COPY / ADD ---------------------------------------------------------------
+
+    def _source_image(self, state: _State, name: str) -> str:
+        stage = self._df.stage(name)
+        if stage is not None:
+            if stage.index >= state.stage.index:
+                raise InvalidArgument(
+                    f"COPY --from={name}: a stage can only copy from an earlier stage"
+                )
+            return self._stage_images[stage.index].result()
+        if name.isdigit():
+            raise InvalidArgument(f"invalid from flag value {name}: no stage with index {name}")
+        return self._base_image(name, lambda _t: None)
+
+    def _copy(
+        self, state: _State, inst: Copy, cfg: dict[str, Any], env: dict[str, str]
+    ) -> _Outcome:
+        esc = self._df.escape
+        kw = inst.keyword
+        dest = words.expand(inst.dest, env, esc)
+        dest_is_dir_syntax = dest.endswith("/") or dest in (".", "..")
+        if not dest.startswith("/"):
+            dest = posixpath.join(state.workdir, dest)
+        dest = posixpath.normpath(dest) if dest != "/" else "/"
+        chown = words.expand(inst.chown, env, esc) if inst.chown else ""
+        chmod = copier.parse_chmod(words.expand(inst.chmod, env, esc)) if inst.chmod else None
+        parent = state.image_id
+        # What the step reads: heredocs, context files, another image, URLs.
+        heredocs: list[tuple[str, bytes]] = []
+        sources: list[Source] = []
+        urls: list[str] = []
+        from_image = ""
+        ctx = self._ctx
+        if inst.heredocs:
+            for h in inst.heredocs:
+                text = words.expand_text(h.content, env) if h.expand else h.content
+                heredocs.append((h.name, text.encode()))
+        else:
+            if inst.from_:
+                from_image = self._source_image(state, words.expand(inst.from_, env, esc))
+                ctx = Context(self.views.root(from_image))
+            for raw in inst.sources:
+                src = raw if inst.exec_form else words.expand(raw, env, esc)
+                if inst.is_add and _is_url(src):
+                    urls.append(src)
+                    continue
+                try:
+                    sources.extend(ctx.select(src))
+                except BerthError as exc:
+                    raise type(exc)(exc.message.replace("COPY failed", f"{kw} failed")) from None
+        count = len(heredocs) + len(sources) + len(urls)
+        wild = any(has_wildcards(s) for s in inst.sources)
+        if (len(inst.sources) > 1 or count > 1) and not dest_is_dir_syntax:
+            raise InvalidArgument(
+                f"When using {kw} with more than one source file, the destination must be a "
+                "directory and end with a /"
+            )
+        fetched = [self._fetch(url) for url in urls]
+        content = ctx.digest(sources) if sources else ""
+        digest_parts = [content, *(file_digest(p) for p, _n, _m in fetched)]
+        digest_parts += [step_key(n, d.decode("utf-8", "replace")) for n, d in heredocs]
+        kind = (
+            "multi" if count > 1 or wild else ("dir" if sources and sources[0].is_dir else "file")
+        )
+        created_by = f"/bin/sh -c #(nop) {kw} {kind}:{step_key(*digest_parts)[7:]} in {dest} "
+        key = step_key(kw, created_by, from_image, chown, str(chmod), _dump(cfg))
+
+        def make() -> str:
+            try:
+                root = self.views.root(parent)
+                uid, gid = _chown_ids(root, chown) if chown else (0, 0)
+                target = resolve_in_root(root, dest)
+                rel_dest = target.relative_to(root).as_posix()
+                into_dir = dest_is_dir_syntax or target.is_dir() or count > 1
+                entries: list[copier.Entry] = []
+                made: set[str] = set()
+
+                def ensure_parents(path: str) -> None:
+                    for p in copier.parents(path):
+                        if p not in made and not (root / p).exists():
+                            entries.append(copier.Entry(p, "dir", 0o755, uid, gid))
+                        made.add(p)
+
+                def place(name: str) -> str:
+                    if into_dir:
+                        return f"{rel_dest}/{name}".lstrip("/") if rel_dest != "." else name
+                    return rel_dest
+
+                for name, data in heredocs:
+                    path = place(name)
+                    ensure_parents(path)
+                    mode = chmod if chmod is not None else 0o644
+                    entries.append(copier.Entry(path, "data", mode, uid, gid, data=data))
+                for path_on_disk, name, mtime in fetched:
+                    path = place(name)
+                    ensure_parents(path)
+                    mode = chmod if chmod is not None else 0o600
+                    entries.append(
+                        copier.Entry(path, "file", mode, uid, gid, mtime, source=path_on_disk)
+                    )
+                for src in sources:
+                    if src.is_dir:
+                        base = rel_dest if rel_dest != "." else ""
+                        if base:
+                            ensure_parents(base + "/x")
+                            if not (root / base).exists():
+                                top = copier.entry_for(src.path, base, uid, gid, chmod)
+                                entries.append(top)
+                        for rel, disk in ctx.walk(src):
+                            p = f"{base}/{rel}" if base else rel
+                            entries.append(copier.entry_for(disk, p, uid, gid, chmod))
+                        continue
+                    path = place(posixpath.basename(src.rel) or src.path.name)
+                    if inst.is_add and not from_image and copier.archive_kind(src.path):
+                        base = rel_dest if rel_dest != "." else ""
+                        if base:
+                            ensure_parents(base + "/x")
+                        entries.append(copier.Entry(base, "archive", archive=src.path))
+                        continue
+                    ensure_parents(path)
+                    entries.append(copier.entry_for(src.path, path, uid, gid, chmod))
+                return self._layer_image(parent, cfg, created_by, entries)
+            finally:
+                for p, _n, _m in fetched:
+                    with contextlib.suppress(OSError):
+                        os.unlink(p)
+
+        return _Outcome(cfg, created_by, key, make)
+
+    def _fetch(self, url: str) -> tuple[Path, str, float]:
+        """Download an ADD URL to a temporary file: (path, file name, mtime)."""
+        name = posixpath.basename(urllib.parse.urlparse(url).path) or "index.html"
+        fd, tmp = tempfile.mkstemp(dir=self._tmp_dir(), prefix="add-")
+        try:
+            with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=30) as resp:
+                while chunk := resp.read(1 << 20):
+                    f.write(chunk)
+                modified = resp.headers.get("Last-Modified")
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            os.unlink(tmp)
+            reason = getattr(exc, "reason", exc)
+            raise InvalidArgument(f"ADD failed: cannot download {url}: {reason}") from None
+        mtime = 0.0
+        if modified:
+            with contextlib.suppress(TypeError, ValueError):
+                mtime = email.utils.parsedate_to_datetime(modified).timestamp()
+        return Path(tmp), name, mtime
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class _Sequencer:
+    """Releases each stage's output in stage order; the current stage streams live."""
+
+    def __init__(self, out: Output, order: list[int]) -> None:
+        self.out = out
+        self.order = order
+        self.pos = 0
+        self.buffers: dict[int, list[str]] = {i: [] for i in order}
+        self.done: set[int] = set()
+        self.lock = threading.Lock()
+
+    def write(self, stage: int, text: str) -> None:
+        with self.lock:
+            if self.pos < len(self.order) and self.order[self.pos] == stage:
+                self.out(text)
+            else:
+                self.buffers[stage].append(text)
+
+    def finish(self, stage: int) -> None:
+        with self.lock:
+            self.done.add(stage)
+            while self.pos < len(self.order) and self.order[self.pos] in self.done:
+                self.pos += 1
+                if self.pos < len(self.order):
+                    nxt = self.order[self.pos]
+                    for text in self.buffers[nxt]:
+                        self.out(text)
+                    self.buffers[nxt] = []
+
+    def flush_all(self) -> None:
+        with self.lock:
+            for i in self.order[self.pos :]:
+                for text in self.buffers[i]:
+                    self.out(text)
+                self.buffers[i] = []
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def _short(image_id: str) -> str:
+    return image_id.removeprefix("sha256:")[:12]
+
+
+def _familiar_tag(tag: str) -> str:
+    from berth.image import reference as refs
+
+    try:
+        return refs.parse(tag).tagged_or_latest().familiar()
+    except BerthError:
+        return tag
+
+
+def _in_env(cfg: dict[str, Any], name: str) -> bool:
+    return any(e.partition("=")[0] == name for e in cfg.get("Env") or [])
+
+
+def _bind(source: str, target: str, ro: bool) -> dict[str, Any]:
+    return {
+        "destination": target,
+        "type": "bind",
+        "source": source,
+        "options": ["rbind", "rprivate", "ro" if ro else "rw"],
+    }
+
+
+def _is_url(src: str) -> bool:
+    return src.startswith(("http://", "https://"))
+
+
+def _ports(word: str) -> list[str]:
+    port, _, proto = word.partition("/")
+    proto = (proto or "tcp").lower()
+    if proto not in ("tcp", "udp", "sctp"):
+        raise InvalidArgument(f"invalid proto: {proto}")
+    lo, dash, hi = port.partition("-")
+    try:
+        start = int(lo)
+        end = int(hi) if dash else start
+    except ValueError:
+        raise InvalidArgument(f"invalid containerPort: {port}") from None
+    if not (0 < start <= end <= 65535):
+        raise InvalidArgument(f"invalid port range: {port}")
+    return [f"{p}/{proto}" for p in range(start, end + 1)]
+
+
+def _check_signal(value: str) -> None:
+    if value.isdigit():
+        return
+    name = value.upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    if name.startswith("SIGRTMIN") or name.startswith("SIGRTMAX"):
+        return
+    if not hasattr(_signal.Signals, name) and name not in _signal.Signals.__members__:
+        raise InvalidArgument(f"Invalid signal: {value}")
+
+
+def _chown_ids(root: Path, spec: str) -> tuple[int, int]:
+    """--chown=user[:group] with names from the image's files; no group: gid = uid."""
+    from berth.oci.builder import resolve_user
+
+    user, _, group = spec.partition(":")
+    uid = int(user) if user.isdigit() else resolve_user(root, user, [])[0].uid
+    if not group:
+        return uid, uid
+    gid = int(group) if group.isdigit() else resolve_user(root, f"0:{group}", [])[0].gid
+    return uid, gid

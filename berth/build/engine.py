@@ -1,0 +1,171 @@
+"""The build package's entry point: a context (directory or tar) and options in,
+an image out. The daemon and tests call this; nothing else in berth/build
+needs to be known from outside.
+
+    engine = BuildEngine(image_service, conn, state_dir=root / "build", runtime="runc")
+    job = engine.prepare_tar(stream, "Dockerfile")   # parse now: 400 before any output
+    result = engine.run(job, BuildOptions(tags=["app:1"]), out=print_text)
+    job.close()
+
+`prepare_*` extracts and parses (ParseError and a missing Dockerfile fail
+here); `run` builds, streaming Docker's classic output through `out`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from berth.build.builder import Builder, BuildOptions, BuildResult, Output, Puller
+from berth.build.cache import BuildCache
+from berth.build.context import Context
+from berth.build.dockerignore import Matcher
+from berth.build.instructions import Dockerfile, parse
+from berth.build.runner import StepRunner
+from berth.errors import InvalidArgument, NotFound
+
+
+@dataclass(slots=True)
+class BuildJob:
+    context: Context
+    dockerfile: Dockerfile
+    temp_dir: Path | None = None
+
+    def close(self) -> None:
+        if self.temp_dir is not None:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+            self.temp_dir = None
+
+
+class BuildEngine:
+    def __init__(
+        self,
+        images: Any,
+        conn: sqlite3.Connection,
+        *,
+        state_dir: Path,
+        runtime: str,
+        pull: Puller | None = None,
+    ) -> None:
+        self.images = images  # berth.image.service.ImageService
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.cache = BuildCache(conn, self._exists)
+        self.runner = StepRunner(images, runtime, self.state_dir)
+        self.pull = pull
+
+    def _exists(self, image_id: str) -> bool:
+        try:
+            self.images.resolve(image_id)
+        except NotFound:
+            return False
+        return True
+
+    # -- contexts ---------------------------------------------------------------
+
+    def prepare_dir(
+        self, root: Path, dockerfile: str = "Dockerfile", dockerfile_text: str | None = None
+    ) -> BuildJob:
+        """A directory context; `dockerfile_text` overrides the file (`-f -`)."""
+        root = Path(root)
+        if not root.is_dir():
+            raise NotFound(f"unable to prepare context: path {str(root)!r} not found")
+        ignore = _ignore(root)
+        if dockerfile_text is None:
+            path = Path(dockerfile) if os.path.isabs(dockerfile) else root / dockerfile
+            try:
+                dockerfile_text = path.read_text()
+            except FileNotFoundError:
+                raise NotFound(f"Cannot locate specified Dockerfile: {dockerfile}") from None
+            except OSError as exc:
+                raise InvalidArgument(f"cannot read {dockerfile}: {exc.strerror}") from None
+        df = parse(dockerfile_text, os.path.basename(dockerfile) or "Dockerfile")
+        return BuildJob(Context(root, ignore), df)
+
+    def prepare_tar(self, stream: BinaryIO, dockerfile: str = "Dockerfile") -> BuildJob:
+        """A context tar (plain or compressed), as `POST /build` receives it."""
+        tmp = Path(tempfile.mkdtemp(dir=self._tmp(), prefix="context-"))
+        try:
+            root = tmp / "context"
+            root.mkdir()
+            try:
+                with tarfile.open(fileobj=stream, mode="r|*") as tf:
+                    tf.extractall(root, filter=_context_filter)
+            except (tarfile.TarError, EOFError, OSError) as exc:
+                raise InvalidArgument(
+                    f"the build context is not a valid tar archive: {exc}"
+                ) from None
+            name = dockerfile or "Dockerfile"
+            rel = os.path.normpath(name).lstrip("/")
+            if rel.startswith(".."):
+                raise InvalidArgument(f"the Dockerfile ({name}) must be within the build context")
+            job = self.prepare_dir(root, rel)
+            job.temp_dir = tmp
+            return job
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _tmp(self) -> Path:
+        path = self.state_dir / "tmp"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # -- building ---------------------------------------------------------------
+
+    def run(self, job: BuildJob, opts: BuildOptions, out: Output) -> BuildResult:
+        builder = Builder(
+            self.images, self.cache, self.runner, state_dir=self.state_dir, pull=self.pull
+        )
+        return builder.build(job.dockerfile, job.context, opts, out)
+
+    def build_dir(
+        self, root: Path, opts: BuildOptions, out: Output, dockerfile: str = "Dockerfile"
+    ) -> BuildResult:
+        job = self.prepare_dir(root, dockerfile)
+        try:
+            return self.run(job, opts, out)
+        finally:
+            job.close()
+
+    def recover(self) -> None:
+        """After a crash: unmount and delete what half-done builds left behind."""
+        from berth.storage import mounting
+
+        for point in mounting.mounts_under(self.state_dir):
+            mounting.unmount(Path(point))
+        for sub in ("containers", "views", "tmp"):
+            shutil.rmtree(self.state_dir / sub, ignore_errors=True)
+
+
+def _ignore(root: Path) -> Matcher:
+    try:
+        return Matcher.from_text((root / ".dockerignore").read_text())
+    except FileNotFoundError:
+        return Matcher([])
+
+
+def _context_filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+    """Docker's context tars: keep modes and symlinks as they are; refuse escapes."""
+    name = os.path.normpath(member.name.lstrip("/"))
+    if name == ".." or name.startswith("../"):
+        raise InvalidArgument(f"invalid path in the build context: {member.name}")
+    if member.isdev():
+        return None
+    real_dest = os.path.realpath(dest)
+    parent = os.path.realpath(os.path.join(dest, os.path.dirname(name)))
+    if parent != real_dest and not parent.startswith(real_dest + os.sep):
+        raise InvalidArgument(
+            f"invalid path in the build context (through a symlink): {member.name}"
+        )
+    if member.islnk():
+        target = os.path.normpath(member.linkname.lstrip("/"))
+        if target.startswith(".."):
+            raise InvalidArgument(f"invalid hard link in the build context: {member.name}")
+    return member.replace(name=name, deep=False)
