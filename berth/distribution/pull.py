@@ -18,7 +18,6 @@ garbage collection, as in Docker. Progress goes out as Docker's JSON messages.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -60,10 +59,8 @@ class _Layer:
     desc: Descriptor
     diff_id: str
     chain_id: str
-    parent: str | None
     present: bool
     future: Future | None = None
-    fetched: int = 0
 
 
 @dataclass(slots=True)
@@ -118,8 +115,7 @@ class Puller:
         if not tags:
             raise errors.NotFound(f"repository {ref.familiar_name} has no tags")
         results = [
-            self._pull_one(ref.with_tag(t), platform or host_platform(), report, all_tags=True)
-            for t in tags
+            self._pull_one(ref.with_tag(t), platform or host_platform(), report) for t in tags
         ]
         return results
 
@@ -159,9 +155,7 @@ class Puller:
         return _Resolved(client, repo, top, manifest, parsed, blobs)
 
     # ---- one reference -----------------------------------------------------------
-    def _pull_one(
-        self, ref: refs.Reference, platform: Platform, report: Reporter, all_tags: bool = False
-    ) -> PullResult:
+    def _pull_one(self, ref: refs.Reference, platform: Platform, report: Reporter) -> PullResult:
         r = self.resolve(ref, platform)
         # After the manifest arrived: an unknown tag fails before any message, so
         # the API can answer it with a status code, as Docker does.
@@ -184,9 +178,7 @@ class Puller:
         layers = []
         for i, desc in enumerate(parsed.layers):
             present = self.images.has_layer(chain[i])  # type: ignore[attr-defined]
-            layers.append(
-                _Layer(desc, config.diff_ids[i], chain[i], chain[i - 1] if i else None, present)
-            )
+            layers.append(_Layer(desc, config.diff_ids[i], chain[i], present))
         up_to_date = self.images.exists(image_id) and all(x.present for x in layers)  # type: ignore[attr-defined]
         fetched = self._fetch_and_unpack(client, repo, parsed, layers, report)
         self.content.write_bytes(r.top.body, r.top.digest)  # type: ignore[attr-defined]
@@ -356,7 +348,3 @@ def _parse(fetched: FetchedManifest, ref: refs.Reference) -> object:
                     f"malformed manifest for {ref.familiar()}: bad digest {d.digest!r}"
                 )
     return parsed
-
-
-def manifest_json(fetched: FetchedManifest) -> object:
-    return json.loads(fetched.body)

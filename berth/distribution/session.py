@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from berth.distribution.client import RegistryClient
 from berth.distribution.credentials import Credential
-from berth.distribution.registry import HUB_DOMAIN, HUB_ENDPOINT, RegistryOptions, endpoints
+from berth.distribution.registry import RegistryOptions, endpoints
 from berth.distribution.transport import Pool
 
 CredentialLookup = Callable[[str], Credential]
@@ -52,8 +52,3 @@ class Session:
 
     def close(self) -> None:
         self.pool.close()
-
-
-def registry_host(domain: str) -> str:
-    """The host a domain's requests go to (Docker Hub's API host for docker.io)."""
-    return HUB_ENDPOINT if domain == HUB_DOMAIN else domain
