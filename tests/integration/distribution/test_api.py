@@ -112,3 +112,34 @@ def test_login_and_credentials_through_the_api(
         assert out[-1]["status"].startswith("Status: Downloaded newer image")
     finally:
         stop(reg.proc)
+
+
+def test_real_docker_cli_through_berthd(
+    berthd: str, berth_registry: Registry, oci_layout: Callable[..., Layout], skopeo: Callable
+) -> None:
+    import shutil
+
+    if shutil.which("docker") is None:
+        pytest.skip("the docker CLI is not installed")
+    layout = oci_layout()
+    host = berth_registry.host
+    skopeo(
+        "copy", "--dest-tls-verify=false", f"oci:{layout.path}:latest", f"docker://{host}/cli/img:1"
+    )
+
+    def docker_cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["docker", "-H", berthd, *args], capture_output=True, text=True, timeout=120
+        )
+
+    out = docker_cli("pull", f"{host}/cli/img:1")
+    assert out.returncode == 0, out.stderr
+    assert "Pull complete" in out.stdout and f"Digest: {layout.manifest_digest}" in out.stdout
+    out = docker_cli("pull", f"{host}/cli/img:missing")
+    assert out.returncode != 0 and "manifest unknown" in out.stderr
+    assert docker_cli("tag", f"{host}/cli/img:1", f"{host}/cli/other:2").returncode == 0
+    out = docker_cli("push", f"{host}/cli/other:2")
+    assert out.returncode == 0, out.stderr
+    assert f"2: digest: {layout.manifest_digest}" in out.stdout
+    out = docker_cli("images", "--digests", "--format", "{{.Repository}} {{.Digest}}")
+    assert f"{host}/cli/img {layout.manifest_digest}" in out.stdout
