@@ -338,12 +338,14 @@ class Handler(BaseHTTPRequestHandler):
 class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 512  # docker clients open several connections each
 
 
 class TCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    request_queue_size = 512
 
 
 def iter_json_lines(items: Iterable[Any]) -> Iterator[bytes]:

@@ -136,8 +136,27 @@ def _mounts_under(paths: list[Path]) -> list[str]:
     return found
 
 
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] not in (b"Z", b"X")
+
+
 def shims_of(exec_root: Path) -> list[int]:
+    """Live shim processes (and the shims' zygote) of this daemon's exec root."""
     pids = []
+    shims = exec_root / "shims"
+    if shims.is_dir():
+        for entry in shims.iterdir():
+            try:
+                pid = int((entry / "shim.pid").read_text().strip() or 0)
+            except (OSError, ValueError):
+                continue
+            if pid and _alive(pid):
+                pids.append(pid)
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -146,9 +165,9 @@ def shims_of(exec_root: Path) -> list[int]:
                 cmd = f.read()
         except OSError:
             continue
-        if b"berth-shim" in cmd and str(exec_root).encode() in cmd:
+        if b"berth.shim" in cmd and str(exec_root).encode() in cmd and _alive(int(entry)):
             pids.append(int(entry))
-    return pids
+    return sorted(set(pids))
 
 
 @pytest.fixture(scope="session")
@@ -164,6 +183,8 @@ def berthd():
         yield d
     finally:
         try:
+            if d.proc is None or d.proc.poll() is not None:
+                d.start()
             d.remove_all()
         finally:
             d.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import time
+import urllib.parse
 import uuid
 
 import pytest
@@ -86,7 +87,9 @@ def test_events_stream(berthd):
     _poll(lambda: _state(berthd, cid)["State"]["Status"] == "exited")
     until = time.time() + 0.1
     status, raw = berthd.request(
-        "GET", f"/events?since={since}&until={until}&filters=" + json.dumps({"container": [cid]})
+        "GET",
+        f"/events?since={since}&until={until}&filters="
+        + urllib.parse.quote(json.dumps({"container": [cid]})),
     )
     assert status == 200
     lines = raw.decode() if isinstance(raw, bytes) else json.dumps(raw)
