@@ -412,3 +412,20 @@ def test_layers_beyond_the_concurrency_limit_wait(
         statuses = engine.statuses(short(d))
         assert ("Waiting" in statuses) == (i >= 3), (i, statuses)
         assert statuses[-1] == "Pull complete"
+
+
+def test_pull_by_digest(
+    berth_registry: Registry, engine: Engine, oci_layout: Callable[..., Layout], skopeo: Callable
+) -> None:
+    layout = oci_layout()
+    copy_in(skopeo, layout, berth_registry.host, "by/digest:1")
+    ref = f"{berth_registry.host}/by/digest@{layout.manifest_digest}"
+    [r] = engine.pull(ref)
+    assert r.image_id == layout.config_digest and r.digest == layout.manifest_digest
+    record = engine.svc.resolve(ref)
+    assert record.repo_tags == [] and record.repo_digests == [ref]
+    assert engine.statuses()[-1] == f"Status: Downloaded newer image for {ref}"
+    # A digest the registry does not have.
+    missing = f"{berth_registry.host}/by/digest@sha256:{'0' * 64}"
+    with pytest.raises(errors.NotFound, match="manifest unknown"):
+        engine.pull(missing)
