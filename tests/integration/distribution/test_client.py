@@ -265,3 +265,22 @@ def test_bearer_token_auth(inproc: InProcessRegistry) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_tls_registry_on_loopback_is_used_over_https(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    reg = start_berth_registry(tmp_path / "root", "--tls-cert", str(cert), "--tls-key", str(key))
+    try:
+        c = client_for(
+            reg.host
+        )  # loopback: insecure by default, so an unverified certificate is fine
+        digest = image(c, "tls/img", "v1", [b"over tls"])
+        assert c.base == f"https://{reg.host}"
+        assert c.get_manifest("tls/img", "v1").digest == digest
+    finally:
+        stop(reg.proc)
