@@ -32,6 +32,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "berth.api.networks",
     "berth.api.volumes",
     "berth.api.distribution",
+    "berth.api.build",
     # other areas: one line each
 )
 

@@ -153,8 +153,14 @@ class Builder:
     # -- the build -------------------------------------------------------------
 
     def build(
-        self, dockerfile: Dockerfile, context: Context, opts: BuildOptions, out: Output
+        self,
+        dockerfile: Dockerfile,
+        context: Context,
+        opts: BuildOptions,
+        out: Output,
+        on_built: Callable[[str], None] | None = None,
     ) -> BuildResult:
+        """Build the target; `on_built(image_id)` runs before "Successfully built"."""
         plan = make_plan(dockerfile, opts.target, bool(opts.labels))
         self._df = dockerfile
         self._ctx = context
@@ -175,6 +181,8 @@ class Builder:
         )
         if unused:
             out(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed\n")
+        if on_built is not None:
+            on_built(final)
         out(f"Successfully built {_short(final)}\n")
         tagged = []
         for tag in opts.tags:

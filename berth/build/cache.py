@@ -50,3 +50,10 @@ class BuildCache:
                 " VALUES (?, ?, ?, ?)",
                 (parent, key, image_id, time.time()),
             )
+
+    def clear(self) -> list[str]:
+        """Forget every entry (the images stay); returns the keys dropped."""
+        with self._lock:
+            rows = self.conn.execute("SELECT key FROM build_cache").fetchall()
+            self.conn.execute("DELETE FROM build_cache")
+        return [r[0] for r in rows]

@@ -18,6 +18,7 @@ import shutil
 import sqlite3
 import tarfile
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -119,11 +120,17 @@ class BuildEngine:
 
     # -- building ---------------------------------------------------------------
 
-    def run(self, job: BuildJob, opts: BuildOptions, out: Output) -> BuildResult:
+    def run(
+        self,
+        job: BuildJob,
+        opts: BuildOptions,
+        out: Output,
+        on_built: Callable[[str], None] | None = None,
+    ) -> BuildResult:
         builder = Builder(
             self.images, self.cache, self.runner, state_dir=self.state_dir, pull=self.pull
         )
-        return builder.build(job.dockerfile, job.context, opts, out)
+        return builder.build(job.dockerfile, job.context, opts, out, on_built)
 
     def build_dir(
         self, root: Path, opts: BuildOptions, out: Output, dockerfile: str = "Dockerfile"
@@ -133,6 +140,20 @@ class BuildEngine:
             return self.run(job, opts, out)
         finally:
             job.close()
+
+    def prune(self) -> tuple[list[str], int]:
+        """Drop every cache entry and RUN --mount cache directory: (ids, bytes freed)."""
+        from berth.storage.usage import dir_usage
+
+        deleted = self.cache.clear()
+        mounts = self.state_dir / "cache-mounts"
+        freed = 0
+        if mounts.is_dir():
+            for child in sorted(mounts.iterdir()):
+                freed += dir_usage(child).size
+                shutil.rmtree(child, ignore_errors=True)
+                deleted.append(child.name)
+        return deleted, freed
 
     def recover(self) -> None:
         """After a crash: unmount and delete what half-done builds left behind."""

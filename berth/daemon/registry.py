@@ -19,7 +19,7 @@ from typing import Any
 SERVICES: tuple[tuple[str, str], ...] = (
     ("networks", "berth.daemon.networks"),
     ("volumes", "berth.daemon.volumes"),
-    # ("build", "berth.daemon.build"),
+    ("build", "berth.daemon.build"),
     ("distribution", "berth.daemon.distribution"),
 )
 
