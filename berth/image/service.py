@@ -317,8 +317,12 @@ class ImageService:
         tag: str = "debian:bookworm",
         suite: str = "bookworm",
         mirror: str = "http://deb.debian.org/debian",
+        cache: Path | None = None,
     ) -> ImageRecord:
-        """debian:bookworm by `debootstrap --variant=minbase` (needs the Debian mirror)."""
+        """debian:bookworm by `debootstrap --variant=minbase` (needs the Debian mirror).
+
+        `cache`: a path where the layer tar is kept and reused (debootstrap takes minutes)."""
         from berth.image.base import debootstrap_layer
 
-        return self._core.make_base_image(debootstrap_layer(suite, mirror), tag=tag, cmd=["bash"])
+        layer = debootstrap_layer(suite, mirror, cache=cache)
+        return self._core.make_base_image(layer, tag=tag, cmd=["bash"])
