@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from berth.build import words
 from berth.build.dockerfile import Heredoc, Node, Parsed, ParseError, parse_text
+from berth.errors import InvalidArgument
 
 # Build args every Dockerfile may use without declaring them (never in history).
 PROXY_ARGS = (
@@ -235,6 +236,16 @@ def parse_change(text: str, escape: str = "\\") -> Instruction:
 
 
 def to_instruction(node: Node, parsed: Parsed) -> Instruction:
+    """The typed instruction of one node; every error is a ParseError with its line."""
+    try:
+        return _to_instruction(node, parsed)
+    except ParseError:
+        raise
+    except InvalidArgument as exc:
+        raise ParseError(parsed.file, node.line, exc.message) from None
+
+
+def _to_instruction(node: Node, parsed: Parsed) -> Instruction:
     file, esc = parsed.file, parsed.escape
 
     def fail(msg: str) -> ParseError:
