@@ -77,10 +77,26 @@ def _rootfs(svc: Any, cid: str) -> Iterator[Any]:
                 svc.images.unmount_rootfs(c.id)
 
 
+# files bind-mounted from the container's directory: cp reads them there, as docker does
+_CONTAINER_FILES = {
+    "/etc/hostname": "hostname",
+    "/etc/hosts": "hosts",
+    "/etc/resolv.conf": "resolv.conf",
+}
+
+
+def _own_file(svc: Any, cid: str, path: str) -> tuple[Any, str] | None:
+    name = _CONTAINER_FILES.get(os.path.normpath("/" + path))
+    return (svc.dir_of(cid), name) if name else None
+
+
 def archive_stat(svc: Any, ref: str, path: str) -> dict[str, Any]:
     from berth.volumes import pathsafe
 
     c = svc.store.get(ref)
+    own = _own_file(svc, c.id, path)
+    if own is not None:
+        return pathsafe.stat_in_root(*own)
     with _rootfs(svc, c.id) as root:
         return pathsafe.stat_in_root(root, path)
 
@@ -91,7 +107,10 @@ def archive_get(svc: Any, ref: str, path: str) -> tuple[dict[str, Any], Iterator
     from berth.volumes import pathsafe
 
     c = svc.store.get(ref)
-    with _rootfs(svc, c.id) as root:
+    own = _own_file(svc, c.id, path)
+    with contextlib.nullcontext(own[0]) if own else _rootfs(svc, c.id) as root:
+        if own:
+            path = own[1]
         stat = pathsafe.stat_in_root(root, path)
         spool = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the stream
         pathsafe.archive(root, path, spool)  # type: ignore[arg-type]
