@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -114,6 +115,11 @@ class ImageService:
     def recover(self) -> RecoveryReport:
         """Clear what a crash left (ingests, temporary snapshots, orphans). Daemon start."""
         return self._core.recover()
+
+    def lease(self, chain_ids: Iterable[str] = ()) -> AbstractContextManager[None]:
+        """Hold while writing blobs for an image not yet registered (a pull): garbage
+        collection then deletes no blobs and keeps the named layers."""
+        return self._core.lease(chain_ids)
 
     # -- images -----------------------------------------------------------------
 

@@ -150,9 +150,11 @@ class ServiceCore:
         # Records whose snapshot is gone cannot be used: drop them (and images on them).
         for layer in self.images.layers():
             if not self.snapshotter.exists(layer.chain_id):
-                log.warning("layer %s has no snapshot; forgetting it", layer.chain_id)
                 with self._db_lock:
-                    self.conn.execute("DELETE FROM layers WHERE chain_id = ?", (layer.chain_id,))
+                    lost = self.images.forget_images_on_layer(layer.chain_id)
+                log.warning(
+                    "layer %s has no snapshot; forgot it and images %s", layer.chain_id, lost
+                )
         layers_removed, blobs = self.gc()
         self._write_index()
         return RecoveryReport(

@@ -94,6 +94,21 @@ class ImageRecord:
     def labels(self) -> dict[str, str]:
         return self.config.labels
 
+    def summary(self, shared_size: int = -1, containers: int = -1) -> dict[str, Any]:
+        """The Engine API's ImageSummary (`GET /images/json`)."""
+        return {
+            "Id": self.id,
+            "ParentId": self.parent,
+            "RepoTags": self.repo_tags or ["<none>:<none>"],
+            "RepoDigests": self.repo_digests,
+            "Created": _unix(self.created) or int(self.added),
+            "Size": self.size,
+            "SharedSize": shared_size,
+            "VirtualSize": self.size,
+            "Labels": self.labels or None,
+            "Containers": containers,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class DeleteRecord:
@@ -332,6 +347,22 @@ class ImageStore:
         out = [layer for c, layer in layers.items() if c not in needed]
         out.sort(key=lambda x: depth_of(x.chain_id), reverse=True)
         return out
+
+    def forget_images_on_layer(self, chain_id: str) -> list[str]:
+        """Drop every image built on a layer that is gone (recovery only); their ids."""
+        ids = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT DISTINCT image_id FROM image_layers WHERE chain_id = ?", (chain_id,)
+            )
+        ]
+        with self._tx():
+            for image_id in ids:
+                for table in ("image_tags", "image_digests", "image_layers", "image_blobs"):
+                    self.conn.execute(f"DELETE FROM {table} WHERE image_id = ?", (image_id,))
+                self.conn.execute("DELETE FROM images WHERE id = ?", (image_id,))
+            self.conn.execute("DELETE FROM layers WHERE chain_id = ?", (chain_id,))
+        return ids
 
     def remove_layer(self, chain_id: str) -> None:
         self.conn.execute("DELETE FROM layers WHERE chain_id = ?", (chain_id,))

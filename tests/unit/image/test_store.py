@@ -179,3 +179,17 @@ def test_history_rows(store: ImageStore) -> None:
     a = add(store, 1, tags=["h:1"])
     rows = store.history("h:1")
     assert rows[0]["Id"] == a and rows[0]["CreatedBy"] == "step 1" and rows[0]["Tags"] == ["h:1"]
+
+
+def test_summary_shape(store: ImageStore) -> None:
+    a = add(store, 1, labels={"k": "v"})
+    s = store.get(a).summary(shared_size=0, containers=2)
+    assert s["RepoTags"] == ["<none>:<none>"] and s["Labels"] == {"k": "v"}
+    assert s["Created"] == 1704067200 and s["Containers"] == 2
+
+
+def test_forget_images_on_a_lost_layer(store: ImageStore) -> None:
+    l1 = LayerRecord("sha256:" + "1" * 64, "sha256:" + "1" * 64, None, 10)
+    a = add(store, 1, tags=["a:1"], layers=[l1])
+    assert store.forget_images_on_layer(l1.chain_id) == [a]
+    assert not store.exists(a) and store.layers() == []
