@@ -179,7 +179,8 @@ class Puller:
         for i, desc in enumerate(parsed.layers):
             present = self.images.has_layer(chain[i])  # type: ignore[attr-defined]
             layers.append(_Layer(desc, config.diff_ids[i], chain[i], present))
-        up_to_date = self.images.exists(image_id) and all(x.present for x in layers)  # type: ignore[attr-defined]
+        # Docker's rule: "up to date" when the name already meant this image.
+        up_to_date = all(x.present for x in layers) and self._names_image(ref, image_id)
         fetched = self._fetch_and_unpack(client, repo, parsed, layers, report)
         self.content.write_bytes(r.top.body, r.top.digest)  # type: ignore[attr-defined]
         if r.manifest is not r.top:
@@ -211,6 +212,12 @@ class Puller:
             sum(1 for x in layers if not x.present),
             fetched,
         )
+
+    def _names_image(self, ref: refs.Reference, image_id: str) -> bool:
+        try:
+            return self.images.resolve_id(str(ref)) == image_id  # type: ignore[attr-defined]
+        except errors.BerthError:
+            return False
 
     def _fetch_and_unpack(
         self,

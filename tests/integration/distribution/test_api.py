@@ -84,6 +84,15 @@ def test_pull_push_inspect_search_through_the_api(
     assert dist["Platforms"] == [{"architecture": "amd64", "os": "linux"}]
     names = [r["name"] for r in api.search(f"{host}/api")]
     assert names == [f"{host}/api/copy", f"{host}/api/img"]
+    # No tag: every tag of the repository (`pull -a`).
+    skopeo(
+        "copy", "--dest-tls-verify=false", f"oci:{layout.path}:latest", f"docker://{host}/api/img:3"
+    )
+    every = list(api.pull(f"{host}/api/img", all_tags=True, stream=True, decode=True))
+    done = [m["status"] for m in every if m.get("status", "").startswith("Status:")]
+    assert done == [f"Status: Image is up to date for {host}/api/img:1",
+                    f"Status: Downloaded newer image for {host}/api/img:3"]  # fmt: skip
+    assert api.inspect_image(f"{host}/api/img:3")["Id"] == layout.config_digest
 
 
 def test_login_and_credentials_through_the_api(
