@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 from berth.distribution.server.errors import RegistryError
 from berth.distribution.server.htpasswd import Htpasswd
 from berth.distribution.server.manifests import OCI_INDEX, check_manifest
-from berth.distribution.server.names import valid_digest, valid_name, valid_tag
+from berth.distribution.server.names import UUID_RE, valid_digest, valid_name, valid_tag
 from berth.distribution.server.store import MAX_MANIFEST, Store
 
 log = logging.getLogger(__name__)
@@ -147,6 +147,10 @@ class _Handler(BaseHTTPRequestHandler):
             args = m.groupdict()
             if "name" in args and not valid_name(args["name"]):
                 raise RegistryError("NAME_INVALID", f"invalid repository name: {args['name']}")
+            if "upload" in args and not UUID_RE.fullmatch(args["upload"]):
+                raise RegistryError(
+                    "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry", args["upload"]
+                )
             handler = getattr(self, f"{route}_{method.lower()}", None)
             if handler is None:
                 raise RegistryError("UNSUPPORTED", f"{method} is not supported on {url.path}")

@@ -172,6 +172,9 @@ def test_errors_use_spec_codes_and_server_keeps_serving(berth_registry: Registry
     assert resp.status == 400 and code(body) == "DIGEST_INVALID"
     resp, body = h("PATCH", "/v2/a/b/blobs/uploads/" + "0" * 32, b"x")
     assert resp.status == 404 and code(body) == "BLOB_UPLOAD_UNKNOWN"
+    for bad in ("..", "%2e%2e", "x" * 32):
+        resp, body = h("DELETE", f"/v2/a/b/blobs/uploads/{bad}")
+        assert resp.status == 404 and code(body) == "BLOB_UPLOAD_UNKNOWN"
     data = b"some bytes"
     resp, body = h("POST", f"/v2/a/b/blobs/uploads/?digest={sha(b'other')}", data)
     assert resp.status == 400 and code(body) == "DIGEST_INVALID"
