@@ -90,7 +90,9 @@ class ImageService:
     """Images, layers and container root filesystems under one data root.
 
     `root` is the daemon's data root: blobs go to <root>/content, layers to
-    <root>/storage/<driver>. `conn` is the daemon's open berth.db connection.
+    <root>/storage/<driver>. `conn` is the daemon's open berth.db connection; for a
+    file-backed one the service opens its own connection to the same file, so its
+    transactions never mix with another service's on a shared connection.
     `driver` is the --storage-driver name ("overlay2", "overlay", "vfs").
     """
 

@@ -67,6 +67,16 @@ EXTRACT_PREFIX = "extract-"
 CONTAINER_PREFIX = "container-"
 
 
+def _own_connection(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """A connection of our own to the same file, so that our transactions never
+    interleave with another service's on a shared connection (WAL allows many)."""
+    from berth.db import open_db
+
+    row = conn.execute("PRAGMA database_list").fetchone()
+    path = row[2] if row is not None else ""
+    return open_db(path) if path else conn
+
+
 _OCI_LAYER_TYPES = {
     "application/vnd.docker.image.rootfs.diff.tar.gzip": OCI_LAYER_GZIP,
     "application/vnd.docker.image.rootfs.diff.tar": OCI_LAYER,
@@ -83,9 +93,9 @@ class ServiceCore:
         self, root: Path, conn: sqlite3.Connection, *, driver: str, max_workers: int
     ) -> None:
         self.root = root
-        self.conn = conn
+        self.conn = _own_connection(conn)
         self.content = LocalContentStore(root / "content")
-        self.images = ImageStore(conn)
+        self.images = ImageStore(self.conn)
         self.snapshotter = get_snapshotter(driver, root / "storage")
         self.driver_name = self.snapshotter.name
         self.tmp = root / "storage" / "tmp"
