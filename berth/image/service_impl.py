@@ -703,6 +703,7 @@ class ServiceCore:
         key = self._key(container_id)
         if self.snapshotter.exists(key):
             self.snapshotter.remove(key)
+            self.gc()  # layers of a force-removed image may be free now
 
     def container_changes(self, container_id: str) -> list[Change]:
         target = self.snapshotter.apply_target(self._key(container_id))

@@ -230,3 +230,20 @@ def test_inspect_shape(svc: ImageService) -> None:
     assert data["GraphDriver"]["Name"] == svc.snapshotter.name
     assert data["Config"]["Cmd"] == ["sh"]
     assert json.dumps(data)
+
+
+def test_container_keeps_layers_of_a_force_removed_image(
+    svc: ImageService, h, tmp_path: Path
+) -> None:
+    svc.load(io.BytesIO(h.docker_archive([(["gone:1"], [_layers(h, ("keep", b"me"))])])))
+    target = tmp_path / "rootfs"
+    image = svc.resolve("gone:1")
+    svc.prepare_container_rootfs("c-orphan", image.id, target)
+    try:
+        svc.delete("gone:1", force=True, in_use={image.id: [ContainerUse("c-orphan")]})
+        assert svc.list_images(all=True) == []
+        assert len(h.storage_dirs(svc)) == 2  # the layer and the container's snapshot
+        assert (target / "keep").read_bytes() == b"me"
+    finally:
+        svc.remove_container_rootfs("c-orphan", target)
+    assert h.storage_dirs(svc) == []
