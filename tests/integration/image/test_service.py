@@ -247,3 +247,31 @@ def test_container_keeps_layers_of_a_force_removed_image(
     finally:
         svc.remove_container_rootfs("c-orphan", target)
     assert h.storage_dirs(svc) == []
+
+
+def test_concurrent_loads_share_the_base(overlay_svc: ImageService, h) -> None:
+    import threading
+
+    base = _layers(h, ("base", os.urandom(2_000_000)))
+    archives = [
+        h.docker_archive([([f"par{i}:1"], [base, _layers(h, (f"own{i}", b"x"))])]) for i in range(4)
+    ]
+    errors: list[BaseException] = []
+
+    def load(archive: bytes) -> None:
+        try:
+            overlay_svc.load(io.BytesIO(archive))
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=load, args=(a,)) for a in archives]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(overlay_svc.list_images()) == 4
+    assert len(h.storage_dirs(overlay_svc)) == 5  # one base + four own layers
+    assert [
+        x.name for x in (overlay_svc.snapshotter.root).iterdir() if x.name.startswith(".")
+    ] == []
