@@ -96,7 +96,7 @@ class BuildEngine:
             root = tmp / "context"
             root.mkdir()
             try:
-                with tarfile.open(fileobj=stream, mode="r|*") as tf:
+                with tarfile.open(fileobj=_tar_stream(stream), mode="r|") as tf:
                     tf.extractall(root, filter=_context_filter)
             except (tarfile.TarError, EOFError, OSError) as exc:
                 raise InvalidArgument(
@@ -163,6 +163,61 @@ class BuildEngine:
             mounting.unmount(Path(point))
         for sub in ("containers", "views", "tmp"):
             shutil.rmtree(self.state_dir / sub, ignore_errors=True)
+
+
+class _Padded:
+    """A tar stream that ends in zeros: the docker CLI's context tar with `-f -`
+    stops right after the last file's bytes (no block padding, no end blocks),
+    which Go's reader accepts and Python's does not."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.tail = 1024 + 512
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size if size and size > 0 else 1 << 16)
+        if data or self.tail <= 0:
+            return data
+        n = min(self.tail, size if size and size > 0 else self.tail)
+        self.tail -= n
+        return b"\0" * n
+
+
+class _Peek:
+    def __init__(self, raw: Any, head: bytes) -> None:
+        self.raw = raw
+        self.head = head
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            data, self.head = self.head + self.raw.read(), b""
+            return data
+        out, self.head = self.head[:size], self.head[size:]
+        if len(out) < size:
+            out += self.raw.read(size - len(out))
+        return out
+
+
+def _tar_stream(stream: Any) -> _Padded:
+    """The context as a plain tar stream (gzip, bzip2 and xz are decompressed)."""
+    import bz2
+    import gzip
+    import lzma
+
+    head = b""
+    while len(head) < 6:
+        chunk = stream.read(6 - len(head))
+        if not chunk:
+            break
+        head += chunk
+    raw: Any = _Peek(stream, head)
+    if head.startswith(b"\x1f\x8b"):
+        raw = gzip.GzipFile(fileobj=raw, mode="rb")
+    elif head.startswith(b"BZh"):
+        raw = bz2.BZ2File(raw, "rb")
+    elif head.startswith(b"\xfd7zXZ\x00"):
+        raw = lzma.LZMAFile(raw, "rb")  # noqa: SIM115 (closed with the request)
+    return _Padded(raw)
 
 
 def _ignore(root: Path) -> Matcher:
