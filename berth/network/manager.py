@@ -274,7 +274,12 @@ class NetworkManager:
     ) -> None:
         """At create: check and record the container's networks (no address yet)."""
         mode = "bridge" if network_mode in ("", "default") else network_mode
-        requests = list(endpoints)
+        # clients name the mode's own network among the endpoints ("default", "host"...)
+        requests = [
+            replace(r, network="bridge") if r.network == "default" else r
+            for r in endpoints
+            if r.network not in (network_mode, "host", "none") or r.aliases or r.ipv4_address
+        ]
         if mode in ("host", "none") or mode.startswith("container:"):
             if requests:
                 raise InvalidArgument(
@@ -647,6 +652,7 @@ class NetworkManager:
                     netlink.delete_link(net.bridge, self.cfg.host_netns)
             if chains:
                 self.iptables.teardown(self.chains)
+            netlink.release_dir(self.netns_dir)
             self.close()
 
     def _host_resolv(self) -> hosts.ResolvConf:

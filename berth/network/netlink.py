@@ -222,6 +222,19 @@ def _ensure_shared(directory: Path) -> None:
     _shared_dirs.add(key)
 
 
+def release_dir(directory: Path) -> None:
+    """Undo `_ensure_shared` once the directory holds no namespace any more."""
+    from berth.linux.mount import MNT_DETACH, umount
+
+    key = str(directory)
+    if not directory.is_dir() or any(directory.iterdir()):
+        return
+    if os.path.ismount(key):
+        with contextlib.suppress(OSError):
+            umount(key, MNT_DETACH)
+    _shared_dirs.discard(key)
+
+
 def create_sandbox(path: str) -> None:
     """A fresh network namespace bound at `path`, with loopback up."""
     from berth.linux.mount import MS_BIND, mount

@@ -80,10 +80,11 @@ class Berthd:
         out = []
         if netlink.link_exists(self.bridge):
             out.append(f"bridge {self.bridge}")
-        links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
         netns_dir = self.exec_root / "netns"
         if netns_dir.exists():
             out += [f"netns {p}" for p in netns_dir.iterdir()]
+            if os.path.ismount(netns_dir):
+                out.append(f"mount {netns_dir}")
         for table in ("nat", "filter"):
             rules = subprocess.run(
                 ["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True
@@ -97,7 +98,6 @@ class Berthd:
                     continue
                 if b"berth.network.proxy" in cmd and str(self.data_root).encode() in cmd:
                     out.append(f"proxy {pid}")
-        _ = links
         return out
 
 
