@@ -1,0 +1,168 @@
+"""Differential: the same Dockerfiles built by a private dockerd (classic builder)
+and by berthd give the same config and the same file tree (`export` listings:
+paths, types, modes, owners, sizes). Skipped with the reason when dockerd
+cannot run here."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from berth.storage import mounting
+
+from .engines import DOCKER, Daemon, start_berthd, start_dockerd, stop_dockerd
+
+pytestmark = pytest.mark.docker
+
+CONFIG_KEYS = (
+    "Env", "Cmd", "Entrypoint", "WorkingDir", "User", "ExposedPorts", "Labels",
+    "Volumes", "StopSignal", "Healthcheck", "Shell", "OnBuild",
+)  # fmt: skip
+
+# Paths each engine sets up for a container, not part of the image.
+RUNTIME_PATHS = {
+    ".dockerenv",
+    "etc/mtab",
+    "etc/hostname",
+    "etc/hosts",
+    "etc/resolv.conf",
+    "dev",
+    "proc",
+    "sys",
+}
+
+DOCKERFILES = {
+    "config": (
+        "FROM busybox\n"
+        'ENV A=1 B="two words"\n'
+        "ENV C ${A}-x\n"
+        'LABEL org.example.name="demo" version=${A}\n'
+        "EXPOSE 80 443/udp\n"
+        "VOLUME /data\n"
+        "WORKDIR /srv/app\n"
+        "USER daemon\n"
+        "STOPSIGNAL SIGINT\n"
+        'HEALTHCHECK --interval=5s --retries=2 CMD ["true"]\n'
+        'SHELL ["/bin/sh", "-ec"]\n'
+        "ENTRYPOINT echo\n"
+        "CMD hello\n"
+        "ONBUILD RUN echo child\n"
+    ),
+    "files": (
+        "FROM busybox\n"
+        "COPY a.txt /single\n"
+        "COPY *.txt /glob/\n"
+        "COPY --chown=1000:100 b.txt /owned/\n"
+        "COPY dir /copied\n"
+        "ADD pkg.tar /extracted/\n"
+        "WORKDIR /work\n"
+        "RUN echo made > made.txt && mkdir -p /deep/er && chmod 700 /deep && rm /bin/vi\n"
+        "COPY a.txt rel.txt\n"
+    ),
+    "multistage": (
+        "FROM busybox AS builder\n"
+        "RUN mkdir /out && echo built > /out/artifact\n"
+        "FROM busybox\n"
+        "COPY --from=builder /out /app\n"
+        'CMD ["cat", "/app/artifact"]\n'
+    ),
+}
+
+
+def _context(root: Path) -> Path:
+    ctx = root / "ctx"
+    (ctx / "dir" / "sub").mkdir(parents=True)
+    (ctx / "a.txt").write_text("a\n")
+    (ctx / "b.txt").write_text("bee\n")
+    os.chmod(ctx / "b.txt", 0o640)
+    (ctx / "dir" / "sub" / "deep.txt").write_text("deep\n")
+    (ctx / "dir" / "link").symlink_to("sub/deep.txt")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        data = b"archived\n"
+        info = tarfile.TarInfo("pkg/in.txt")
+        info.size = len(data)
+        info.mode = 0o604
+        tf.addfile(info, io.BytesIO(data))
+    (ctx / "pkg.tar").write_bytes(buf.getvalue())
+    return ctx
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Daemon, Daemon]]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    if not os.path.exists(DOCKER):
+        pytest.skip("the docker CLI is not installed")
+    root = tmp_path_factory.mktemp("diff")
+    dockerd = start_dockerd(root / "dockerd")
+    if dockerd is None:
+        pytest.skip("a private dockerd cannot run here (see its log under the test's tmp dir)")
+    berthd = None
+    try:
+        berthd = start_berthd(root / "berthd")
+        image = berthd.docker("save", "busybox:latest").stdout
+        dockerd.docker("load", input=image)
+        yield berthd, dockerd
+    finally:
+        if berthd is not None:
+            for cid in berthd.docker("ps", "-aq", check=False).stdout.decode().split():
+                berthd.docker("rm", "-f", cid, check=False)
+            berthd.stop()
+        stop_dockerd(dockerd)
+        for point in mounting.mounts_under(root):
+            subprocess.run(["umount", "-l", point], capture_output=True)
+
+
+def _listing(d: Daemon, image: str) -> dict[str, tuple]:
+    cid = d.docker("create", image, "true").stdout.decode().strip()
+    try:
+        data = d.docker("export", cid).stdout
+    finally:
+        d.docker("rm", cid, check=False)
+    out = {}
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        for m in tf:
+            name = m.name.rstrip("/").removeprefix("./")
+            if not name or name.split("/")[0] in RUNTIME_PATHS or name in RUNTIME_PATHS:
+                continue
+            size = m.size if m.isreg() else 0
+            out[name] = (
+                m.type,
+                m.mode & 0o7777,
+                m.uid,
+                m.gid,
+                size,
+                m.linkname if m.issym() else "",
+            )
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(DOCKERFILES))
+def test_same_config_and_tree(engines: tuple[Daemon, Daemon], tmp_path: Path, name: str) -> None:
+    berthd, dockerd = engines
+    ctx = _context(tmp_path)
+    (ctx / "Dockerfile").write_text(DOCKERFILES[name])
+    tag = f"diff-{name}:1"
+    for d in (berthd, dockerd):
+        d.docker("build", "--network", "none", "-t", tag, str(ctx))
+    ours, theirs = berthd.inspect(tag), dockerd.inspect(tag)
+    for key in CONFIG_KEYS:
+        assert (ours["Config"].get(key) or None) == (theirs["Config"].get(key) or None), key
+    assert ours["Author"] == theirs["Author"]
+    a, b = _listing(berthd, tag), _listing(dockerd, tag)
+    assert "bin/busybox" in a and len(a) > 100  # the listings are real
+    if name == "files":
+        assert a["owned/b.txt"][1:5] == (0o640, 1000, 100, 4)
+        assert "work/made.txt" in a and "bin/vi" not in a
+    only_ours = {k: a[k] for k in a.keys() - b.keys()}
+    only_theirs = {k: b[k] for k in b.keys() - a.keys()}
+    assert (only_ours, only_theirs) == ({}, {})
+    different = {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+    assert different == {}
