@@ -95,7 +95,7 @@ def run_berth(blobs, work: Path) -> float:
             info = svc.content.ingest(f)
         descs.append(Descriptor(OCI_LAYER_GZIP, info.digest, info.size))
     diff_ids = [d for _, d, _ in blobs]
-    return timed(lambda: svc._core.import_layers(descs, diff_ids))
+    return timed(lambda: svc.import_layers(descs, diff_ids))
 
 
 def run_apply(blobs, work: Path) -> float:

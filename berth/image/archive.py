@@ -49,7 +49,8 @@ from berth.image.types import (
     parse_manifest,
     parse_manifest_or_index,
 )
-from berth.storage.layers import READ_SIZE, _clean_name, decompressed
+from berth.storage.compression import READ_SIZE, decompressed
+from berth.storage.layers import clean_name
 
 if TYPE_CHECKING:
     from berth.image.service import LoadedImage
@@ -183,7 +184,7 @@ def _unpack_archive(stream: BinaryIO, dest: Path) -> None:
         try:
             with tarfile.open(fileobj=raw, mode="r|", bufsize=READ_SIZE) as tf:  # type: ignore[call-overload]
                 for m in tf:
-                    parts = _clean_name(m.name, "archive entry")
+                    parts = clean_name(m.name, "archive entry")
                     if not parts:
                         continue
                     path = dest.joinpath(*parts)
@@ -220,7 +221,7 @@ def _unpack_archive(stream: BinaryIO, dest: Path) -> None:
 
 
 def _archive_path(root: Path, name: str) -> Path:
-    parts = _clean_name(name, "archive path")
+    parts = clean_name(name, "archive path")
     path = root.joinpath(*parts)
     if not path.is_file():
         raise InvalidArgument(f"invalid image archive: {name} is missing")

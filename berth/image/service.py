@@ -172,12 +172,16 @@ class ImageService:
 
     # -- layers and images from blobs (pull, build) ---------------------------
 
-    def import_layers(self, layers: Sequence[Descriptor]) -> list[LayerRecord]:
-        """Unpack layer blobs already in the content store (in parallel, shared by chain id).
+    def import_layers(
+        self, layers: Sequence[Descriptor], diff_ids: Sequence[str] | None = None
+    ) -> list[LayerRecord]:
+        """Unpack layer blobs already in the content store, shared by chain id.
 
-        Records the layers (not an image); returns their records in order.
+        With the config's `diff_ids` the layers are unpacked in parallel and each
+        is verified; without, one after another, learning each diff id. Records
+        the layers (not an image); returns their records in order.
         """
-        return self._core.import_layers(layers)
+        return self._core.import_layers(layers, diff_ids)
 
     def register_image(
         self,
@@ -220,7 +224,7 @@ class ImageService:
         """A new image: the parent's layers plus an optional new layer tar (plain), with
         `config` (Docker's container-config keys: Cmd, Env, ...) replacing the parent's.
         Adds one history entry (empty_layer when no layer). For build and commit."""
-        return self._core.create_image(
+        return self._core.creator.create_image(
             config=config,
             parent=parent,
             layer=layer,
@@ -236,30 +240,30 @@ class ImageService:
         self, container_id: str, image_id: str, target: Path | None = None
     ) -> list[Mount]:
         """Create the container's writable snapshot; mount it at `target` when given."""
-        return self._core.prepare_container_rootfs(container_id, image_id, target)
+        return self._core.containers.prepare(container_id, image_id, target)
 
     def mount_container_rootfs(self, container_id: str, target: Path) -> None:
         """Mount an existing container snapshot again (after a daemon or host restart)."""
-        self._core.mount_container_rootfs(container_id, target)
+        self._core.containers.mount(container_id, target)
 
     def unmount_container_rootfs(self, target: Path) -> None:
-        self._core.unmount(target)
+        self._core.containers.unmount(target)
 
     def remove_container_rootfs(self, container_id: str, target: Path | None = None) -> None:
         """Unmount (when `target` is mounted) and delete the container's snapshot."""
-        self._core.remove_container_rootfs(container_id, target)
+        self._core.containers.remove(container_id, target)
 
     def container_changes(self, container_id: str) -> list[Change]:
         """`docker diff`: A/C/D against the image."""
-        return self._core.container_changes(container_id)
+        return self._core.containers.changes(container_id)
 
     def container_size(self, container_id: str) -> int:
         """SizeRw: bytes in the container's writable layer."""
-        return self._core.container_size(container_id)
+        return self._core.containers.size(container_id)
 
     def export_container(self, container_id: str, out: BinaryIO) -> None:
         """`docker export`: a tar of the container's merged filesystem."""
-        self._core.export_container(container_id, out)
+        self._core.containers.export(container_id, out)
 
     def commit_container(
         self,
@@ -273,7 +277,7 @@ class ImageService:
         tags: Sequence[str] = (),
     ) -> ImageRecord:
         """`docker commit`: the container's changes as a new layer on its image."""
-        return self._core.commit_container(
+        return self._core.containers.commit(
             container_id,
             image_id,
             config=config,
@@ -306,7 +310,7 @@ class ImageService:
         """`docker import`: a rootfs tarball as a one-layer image; `changes` are
         Dockerfile instructions (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER,
         VOLUME, WORKDIR, STOPSIGNAL, ONBUILD)."""
-        return self._core.import_rootfs(
+        return self._core.creator.import_rootfs(
             stream, changes=changes, tag=tag, message=message, platform=platform
         )
 
@@ -318,7 +322,7 @@ class ImageService:
         """busybox:latest from the host's static busybox: Cmd ["sh"], Env PATH, history."""
         from berth.image.base import busybox_layer
 
-        return self._core.make_base_image(busybox_layer(busybox), tag=tag, cmd=["sh"])
+        return self._core.creator.make_base_image(busybox_layer(busybox), tag=tag, cmd=["sh"])
 
     def make_debian_image(
         self,
@@ -333,4 +337,4 @@ class ImageService:
         from berth.image.base import debootstrap_layer
 
         layer = debootstrap_layer(suite, mirror, cache=cache)
-        return self._core.make_base_image(layer, tag=tag, cmd=["bash"])
+        return self._core.creator.make_base_image(layer, tag=tag, cmd=["bash"])

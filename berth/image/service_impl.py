@@ -12,24 +12,23 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import secrets
 import shutil
 import sqlite3
-import stat
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from berth.errors import Conflict, InvalidArgument, NotFound
 from berth.image import digest as dg
 from berth.image import reference as refs
+from berth.image.containers import ContainerFilesystems
 from berth.image.content import LocalContentStore
+from berth.image.create import ImageCreator
 from berth.image.store import (
     ContainerUse,
     DeleteRecord,
@@ -45,21 +44,15 @@ from berth.image.types import (
     OCI_CONFIG,
     OCI_LAYER,
     OCI_LAYER_GZIP,
-    OCI_LAYER_ZSTD,
     OCI_MANIFEST,
     Descriptor,
-    History,
     ImageConfig,
     Manifest,
-    Platform,
-    host_platform,
     parse_manifest,
 )
 from berth.storage import mounting
-from berth.storage.diff import changes as tree_changes
-from berth.storage.diff import write_diff, write_tree
-from berth.storage.layers import Change, apply_layer, detect_compression
-from berth.storage.snapshotter import Kind, Mount, get_snapshotter
+from berth.storage.layers import apply_layer
+from berth.storage.snapshotter import Kind, get_snapshotter
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +75,6 @@ _OCI_LAYER_TYPES = {
     "application/vnd.docker.image.rootfs.diff.tar": OCI_LAYER,
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip": OCI_LAYER_GZIP,
 }
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class ServiceCore:
@@ -516,250 +505,20 @@ class ServiceCore:
             data["LowerDir"] = ":".join(dirs[1:])
         return data
 
-    # -- creating images ----------------------------------------------------------
+    # -- new images (berth/image/create.py) ---------------------------------------
 
-    def _write_manifest(self, config: ImageConfig, layers: Sequence[Descriptor]) -> str:
-        """Store the config and an OCI manifest for it; returns the manifest digest."""
-        config_info = self.content.write_bytes(config.to_bytes())
-        manifest = Manifest(
-            config=Descriptor(OCI_CONFIG, config_info.digest, config_info.size),
-            layers=tuple(layers),
-            media_type=OCI_MANIFEST,
-        )
-        return self.content.write_bytes(manifest.to_bytes()).digest
+    @property
+    def creator(self) -> ImageCreator:
+        return ImageCreator(self)
 
     def _ingest_layer_file(self, path: Path) -> Descriptor:
-        with open(path, "rb") as f:
-            head = f.read(4)
-            f.seek(0)
-            info = self.content.ingest(f)
-        kind = detect_compression(head)
-        media_type = {"gzip": OCI_LAYER_GZIP, "zstd": OCI_LAYER_ZSTD, "": OCI_LAYER}[kind]
-        return Descriptor(media_type, info.digest, info.size)
+        return self.creator.ingest_layer_file(path)
 
-    def create_image(
-        self,
-        *,
-        config: dict,
-        parent: str,
-        layer: BinaryIO | None,
-        created_by: str,
-        comment: str,
-        author: str,
-        tags: Sequence[str],
-        history: Sequence[History] | None = None,
-        created: str | None = None,
-        base_config: ImageConfig | None = None,
-    ) -> ImageRecord:
-        with self.lease():
-            parent_rec = self.images.resolve(parent) if parent else None
-            if parent_rec is not None:
-                cfg = ImageConfig.from_bytes(parent_rec.config_raw)
-                layer_descs = list(
-                    parse_manifest(self.content.read(parent_rec.manifest_digest)).layers
-                )
-            else:
-                plat = host_platform()
-                cfg = base_config or ImageConfig(
-                    architecture=plat.architecture, os=plat.os, variant=plat.variant
-                )
-                layer_descs = []
-            for key in ("container", "container_config", "docker_version"):
-                cfg.extra.pop(key, None)
-            cfg.config = dict(config)
-            cfg.created = created or now_iso()
-            if author:
-                cfg.author = author
-            new_diff = None
-            if layer is not None:
-                info = self.content.ingest(layer)
-                desc = Descriptor(OCI_LAYER, info.digest, info.size)
-                new_diff = info.digest
-                layer_descs.append(desc)
-                cfg.diff_ids = [*cfg.diff_ids, new_diff]
-            if history is not None:
-                cfg.history = [*cfg.history, *history]
-            else:
-                cfg.history = [
-                    *cfg.history,
-                    History(
-                        created=cfg.created,
-                        created_by=created_by,
-                        author=author,
-                        comment=comment,
-                        empty_layer=layer is None,
-                    ),
-                ]
-            manifest_digest = self._write_manifest(cfg, layer_descs)
-            return self.register_image(
-                manifest_digest, tags=tags, parent=parent_rec.id if parent_rec else ""
-            )
+    # -- containers (berth/image/containers.py) ----------------------------------
 
-    def make_base_image(self, base, *, tag: str, cmd: list[str]) -> ImageRecord:
-        from berth.image.base import BaseLayer
-
-        assert isinstance(base, BaseLayer)
-        try:
-            plat = host_platform()
-            cfg = ImageConfig(architecture=plat.architecture, os=plat.os, variant=plat.variant)
-            history = [
-                History(created=base.created, created_by=base.created_by),
-                History(
-                    created=base.created,
-                    created_by=f"/bin/sh -c #(nop)  CMD {_json(cmd)}",
-                    empty_layer=True,
-                ),
-            ]
-            with open(base.tar, "rb") as f:
-                return self.create_image(
-                    config={"Env": list(base.env), "Cmd": cmd},
-                    parent="",
-                    layer=f,
-                    created_by="",
-                    comment="",
-                    author="",
-                    tags=[tag],
-                    history=history,
-                    created=base.created,
-                    base_config=cfg,
-                )
-        finally:
-            for path in base.cleanup:
-                shutil.rmtree(path, ignore_errors=True)
-
-    def import_rootfs(
-        self,
-        stream: BinaryIO,
-        *,
-        changes: Sequence[str],
-        tag: str | None,
-        message: str,
-        platform: Platform | None,
-    ) -> ImageRecord:
-        from berth.image.config_changes import apply_changes
-
-        config = apply_changes({}, changes)
-        plat = platform or host_platform()
-        with self.lease():
-            fd, name = tempfile.mkstemp(dir=self.tmp, prefix="import-")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    shutil.copyfileobj(stream, f, 1 << 20)
-                desc = self._ingest_layer_file(Path(name))
-            finally:
-                os.unlink(name)
-            records = self.import_layers([desc])
-            created = now_iso()
-            cfg = ImageConfig(
-                architecture=plat.architecture,
-                os=plat.os,
-                variant=plat.variant,
-                created=created,
-                config=config,
-                diff_ids=[records[0].diff_id],
-                history=[
-                    History(created=created, created_by="", comment=message or "Imported from -")
-                ],
-            )
-            manifest_digest = self._write_manifest(cfg, [desc])
-            return self.register_image(manifest_digest, tags=[tag] if tag else [])
-
-    # -- containers ---------------------------------------------------------------
-
-    @staticmethod
-    def _key(container_id: str) -> str:
-        if not container_id or "/" in container_id:
-            raise InvalidArgument(f"invalid container id: {container_id!r}")
-        return CONTAINER_PREFIX + container_id
-
-    def prepare_container_rootfs(
-        self, container_id: str, image_id: str, target: Path | None
-    ) -> list[Mount]:
-        image = self.images.resolve(image_id)
-        parent = image.chain_ids[-1] if image.chain_ids else None
-        key = self._key(container_id)
-        mounts = self.snapshotter.prepare(key, parent)
-        if target is not None:
-            try:
-                target.mkdir(parents=True, exist_ok=True)
-                mounting.mount_all(mounts, target)
-            except BaseException:
-                self._remove_snapshot_tree(key)
-                raise
-        return mounts
-
-    def mount_container_rootfs(self, container_id: str, target: Path) -> None:
-        mounts = self.snapshotter.mounts(self._key(container_id))
-        target.mkdir(parents=True, exist_ok=True)
-        if not mounting.is_mounted(target):
-            mounting.mount_all(mounts, target)
-
-    def unmount(self, target: Path) -> None:
-        mounting.unmount(target)
-
-    def remove_container_rootfs(self, container_id: str, target: Path | None) -> None:
-        if target is not None:
-            mounting.unmount(target)
-        key = self._key(container_id)
-        if self.snapshotter.exists(key):
-            self.snapshotter.remove(key)
-            self.gc()  # layers of a force-removed image may be free now
-
-    def container_changes(self, container_id: str) -> list[Change]:
-        target = self.snapshotter.apply_target(self._key(container_id))
-        return tree_changes(target.path, target.lowers, target.whiteouts)
-
-    def container_size(self, container_id: str) -> int:
-        key = self._key(container_id)
-        if self.snapshotter.independent_layers:
-            return self.snapshotter.usage(key).size  # the upper dir holds only the changes
-        # A full copy: count the files the container added or changed.
-        root = self.snapshotter.apply_target(key).path
-        total = 0
-        for change in self.container_changes(container_id):
-            if change.kind.letter != "D":
-                st = os.lstat(root / change.path.lstrip("/"))
-                if stat.S_ISREG(st.st_mode):
-                    total += st.st_size
-        return total
-
-    def export_container(self, container_id: str, out: BinaryIO) -> None:
-        mounts = self.snapshotter.mounts(self._key(container_id))
-        point = Path(tempfile.mkdtemp(dir=self.tmp, prefix="export-"))
-        try:
-            mounting.mount_all(mounts, point)
-            try:
-                write_tree(point, out)
-            finally:
-                mounting.unmount(point)
-        finally:
-            with contextlib.suppress(OSError):
-                point.rmdir()
-
-    def commit_container(
-        self,
-        container_id: str,
-        image_id: str,
-        *,
-        config: dict,
-        created_by: str,
-        comment: str,
-        author: str,
-        tags: Sequence[str],
-    ) -> ImageRecord:
-        target = self.snapshotter.apply_target(self._key(container_id))
-        with tempfile.TemporaryFile(dir=self.tmp) as f:
-            write_diff(target.path, target.lowers, target.whiteouts, f)
-            f.seek(0)
-            return self.create_image(
-                config=config,
-                parent=image_id,
-                layer=f,
-                created_by=created_by,
-                comment=comment,
-                author=author,
-                tags=tags,
-            )
+    @property
+    def containers(self) -> ContainerFilesystems:
+        return ContainerFilesystems(self)
 
     # -- archives -----------------------------------------------------------------
 
@@ -772,12 +531,6 @@ class ServiceCore:
         from berth.image.archive import load_archive
 
         return load_archive(self, stream)
-
-
-def _json(value: object) -> str:
-    import json
-
-    return json.dumps(value)
 
 
 def _label_has(labels: Mapping[str, str], expr: str) -> bool:
