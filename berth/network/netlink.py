@@ -229,10 +229,23 @@ def release_dir(directory: Path) -> None:
     key = str(directory)
     if not directory.is_dir() or any(directory.iterdir()):
         return
-    if os.path.ismount(key):
-        with contextlib.suppress(OSError):
+    while is_mountpoint(key):  # a self-bind: os.path.ismount cannot see it
+        try:
             umount(key, MNT_DETACH)
+        except OSError:
+            break
     _shared_dirs.discard(key)
+
+
+def is_mountpoint(path: str) -> bool:
+    """True if something is mounted on `path` (bind mounts of the same filesystem included)."""
+    target = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].encode().decode("unicode_escape")
+            if point == target:
+                return True
+    return False
 
 
 def create_sandbox(path: str) -> None:

@@ -83,7 +83,7 @@ class Berthd:
         netns_dir = self.exec_root / "netns"
         if netns_dir.exists():
             out += [f"netns {p}" for p in netns_dir.iterdir()]
-            if os.path.ismount(netns_dir):
+            if netlink.is_mountpoint(str(netns_dir)):
                 out.append(f"mount {netns_dir}")
         for table in ("nat", "filter"):
             rules = subprocess.run(
