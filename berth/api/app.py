@@ -14,6 +14,7 @@ import importlib
 import json
 import logging
 import re
+import time
 from typing import Any
 
 from berth.api import version as api_version
@@ -60,6 +61,7 @@ class App:
         }
 
     def serve(self, conn: Handler) -> None:
+        t0 = time.perf_counter()
         path, query = conn.split_target()
         body = conn.body_reader()
         try:
@@ -72,6 +74,8 @@ class App:
         if not body.drain():
             conn.close_connection = True
         conn.write_response(resp)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s %.1f ms", conn.command, path, (time.perf_counter() - t0) * 1000)
 
     def _version(self, path: str) -> tuple[str, str]:
         m = _VERSIONED.match(path)

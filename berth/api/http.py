@@ -333,6 +333,14 @@ class Handler(BaseHTTPRequestHandler):
             resp.run(RawStream(self.connection, self.rfile, self.wfile))
         except OSError:
             pass
+        finally:
+            # wakes a thread still reading the client's stdin, and tells the client
+            # the stream is over (closing the buffered reader would wait for that thread)
+            try:
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):

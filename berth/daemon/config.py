@@ -27,7 +27,7 @@ class DaemonOptions:
     storage_driver: str = "overlay"
     default_runtime: str = "berth-runc"
     runtimes: dict[str, str] = field(default_factory=dict)  # name -> executable path
-    init_path: str = "/usr/bin/tini"
+    init_path: str = "/usr/bin/tini-static"
     log_max_size: int = 0  # bytes, 0 = unlimited
     log_max_file: int = 1
     default_shm_size: int = 64 * 1024 * 1024

@@ -86,7 +86,7 @@ _CONTAINER_FILES = {
 
 
 def _own_file(svc: Any, cid: str, path: str) -> tuple[Any, str] | None:
-    name = _CONTAINER_FILES.get(os.path.normpath("/" + path))
+    name = _CONTAINER_FILES.get(os.path.normpath("/" + path.lstrip("/")))
     return (svc.dir_of(cid), name) if name else None
 
 

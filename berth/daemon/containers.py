@@ -27,7 +27,15 @@ from berth.daemon.hooks import ContainerHook, ContainerInfo, StartContext
 from berth.daemon.state import Ev, State, Status, check, transition
 from berth.daemon.store import Container, ContainerStore
 from berth.daemon.tasks import ExitInfo, SpawnRequest, Tasks
-from berth.errors import BerthError, Conflict, InternalError, InvalidArgument, NotFound, NotModified
+from berth.errors import (
+    BerthError,
+    Conflict,
+    InternalError,
+    InvalidArgument,
+    NotFound,
+    NotModified,
+    Unavailable,
+)
 from berth.oci import builder
 
 log = logging.getLogger(__name__)
@@ -381,8 +389,8 @@ class ContainerService:
     def _auto_remove(self, cid: str) -> None:
         try:
             self.remove(cid, force=True, volumes=True)
-        except NotFound:
-            pass
+        except (NotFound, Unavailable):
+            pass  # the process is already gone
         except Exception:
             log.exception("auto-removing %s", cid)
 
@@ -447,8 +455,8 @@ class ContainerService:
             self.tasks.kill(c.id, signum)
             if c.state.status == Status.PAUSED:
                 self.tasks.resume(c.id)
-        except NotFound:
-            pass
+        except (NotFound, Unavailable):
+            pass  # the process is already gone
         if timeout < 0:
             self._wait_exit(c.id, gen, None)
             return
@@ -457,8 +465,8 @@ class ContainerService:
         self._emit(c, "kill", signal=str(int(_signal.SIGKILL)))
         try:
             self.tasks.kill(c.id, int(_signal.SIGKILL), all_processes=True)
-        except NotFound:
-            pass
+        except (NotFound, Unavailable):
+            pass  # the process is already gone
         if not self._wait_exit(c.id, gen, 30):
             raise InternalError(f"container {c.name} did not exit after SIGKILL")
 
@@ -564,8 +572,8 @@ class ContainerService:
                     self.tasks.kill(c.id, int(_signal.SIGKILL), all_processes=True)
                     if c.state.status == Status.PAUSED:
                         self.tasks.resume(c.id)
-                except NotFound:
-                    pass
+                except (NotFound, Unavailable):
+                    pass  # the process is already gone
                 self._wait_exit(c.id, gen, 30)
         with self._lock(c.id):
             c = self.store.get(c.id)
@@ -806,11 +814,11 @@ def _prune_match(c: Container, filters: dict[str, list[str]]) -> bool:
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    """Replace `path` whole. No fsync: these files are rewritten at every start,
+    and after a crash the container is started from its record again."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w") as f:
         f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 

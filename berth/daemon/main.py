@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="allow plain TCP without TLS (anyone who can connect is root)",
     )
-    p.add_argument("--init-path", help="init binary for --init (default /usr/bin/tini)")
+    p.add_argument("--init-path", help="init binary for --init (default /usr/bin/tini-static)")
     p.add_argument("--pidfile", "-p")
     p.add_argument("--debug", "-D", action="store_true", default=None)
     return p
@@ -163,7 +163,7 @@ def options_from(args: argparse.Namespace, config: dict[str, Any]) -> DaemonOpti
         storage_driver=merged["storage_driver"] or "overlay",
         default_runtime=default_runtime,
         runtimes=runtimes,
-        init_path=merged["init_path"] or "/usr/bin/tini",
+        init_path=merged["init_path"] or _default_init(),
         log_max_size=_size(log_opts["max-size"]) if "max-size" in log_opts else 0,
         log_max_file=int(log_opts.get("max-file", 1)),
         default_shm_size=_size(config.get("default-shm-size", 64 * 1024 * 1024)),
@@ -173,6 +173,14 @@ def options_from(args: argparse.Namespace, config: dict[str, Any]) -> DaemonOpti
         dns=tuple(config.get("dns") or ()),
         pidfile=Path(merged["pidfile"]) if merged["pidfile"] else None,
     )
+
+
+def _default_init() -> str:
+    """A static init: the container's root may have no libc (busybox images)."""
+    for path in ("/usr/bin/tini-static", "/usr/bin/tini"):
+        if os.path.exists(path):
+            return path
+    return "/usr/bin/tini-static"
 
 
 def _venv_tool(name: str) -> str | None:

@@ -7,6 +7,7 @@ name (with or without its leading slash) or an unambiguous id prefix.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -48,6 +49,10 @@ def _row(r: sqlite3.Row) -> Container:
     )
 
 
+def _copy(c: Container) -> Container:
+    return dataclasses.replace(c)
+
+
 def name_conflict(name: str, other_id: str) -> Conflict:
     return Conflict(
         f'Conflict. The container name "/{name}" is already in use by container '
@@ -57,9 +62,17 @@ def name_conflict(name: str, other_id: str) -> Conflict:
 
 
 class ContainerStore:
+    """SQLite is the truth; an in-memory copy of every record answers reads
+    (`ps` of hundreds of containers without decoding JSON), updated on each write.
+    Callers get copies, so nothing changes a record without saving it."""
+
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
         self._lock = threading.Lock()
+        self._cache: dict[str, Container] = {
+            r["id"]: _row(r) for r in db.execute("SELECT * FROM containers").fetchall()
+        }
+        self._names: dict[str, str] = {c.name: c.id for c in self._cache.values()}
 
     def insert(self, c: Container) -> None:
         with self._lock:
@@ -78,41 +91,42 @@ class ContainerStore:
                     "SELECT id FROM containers WHERE name = ?", (c.name,)
                 ).fetchone()
                 raise name_conflict(c.name, row["id"] if row else "?") from None
+            self._cache[c.id] = _copy(c)
+            self._names[c.name] = c.id
 
     def name_taken(self, name: str) -> str | None:
         with self._lock:
-            row = self._db.execute("SELECT id FROM containers WHERE name = ?", (name,)).fetchone()
-        return row["id"] if row else None
+            return self._names.get(name)
 
     def get(self, ref: str) -> Container:
         if not ref:
             raise NotFound("No such container: ")
         name = ref[1:] if ref.startswith("/") else ref
         with self._lock:
-            row = self._db.execute(
-                "SELECT * FROM containers WHERE id = ? OR name = ?", (ref, name)
-            ).fetchone()
-            if row is None and all(ch in "0123456789abcdef" for ch in ref):
-                rows = self._db.execute(
-                    "SELECT * FROM containers WHERE id LIKE ? LIMIT 2", (ref + "%",)
-                ).fetchall()
-                if len(rows) > 1:
+            c = self._cache.get(ref)
+            if c is None and name in self._names:
+                c = self._cache[self._names[name]]
+            if c is None and all(ch in "0123456789abcdef" for ch in ref):
+                found = [x for cid, x in self._cache.items() if cid.startswith(ref)]
+                if len(found) > 1:
                     raise InvalidArgument(f"multiple IDs found with provided prefix: {ref}")
-                row = rows[0] if rows else None
-        if row is None:
-            raise NotFound(f"No such container: {ref}")
-        return _row(row)
+                c = found[0] if found else None
+            if c is None:
+                raise NotFound(f"No such container: {ref}")
+            return _copy(c)
 
     def all(self) -> list[Container]:
         with self._lock:
-            rows = self._db.execute("SELECT * FROM containers ORDER BY created DESC").fetchall()
-        return [_row(r) for r in rows]
+            items = sorted(self._cache.values(), key=lambda c: c.created, reverse=True)
+            return [_copy(c) for c in items]
 
     def save_state(self, cid: str, state: State) -> None:
         with self._lock:
             self._db.execute(
                 "UPDATE containers SET state = ? WHERE id = ?", (json.dumps(state.to_json()), cid)
             )
+            if cid in self._cache:
+                self._cache[cid].state = state
 
     def save(self, c: Container) -> None:
         with self._lock:
@@ -125,6 +139,8 @@ class ContainerStore:
                     json.dumps(c.extra), c.id,
                 ),
             )  # fmt: skip
+            if c.id in self._cache:
+                self._cache[c.id] = _copy(c)
 
     def rename(self, cid: str, new_name: str) -> None:
         with self._lock:
@@ -135,7 +151,15 @@ class ContainerStore:
                     "SELECT id FROM containers WHERE name = ?", (new_name,)
                 ).fetchone()
                 raise name_conflict(new_name, row["id"] if row else "?") from None
+            c = self._cache.get(cid)
+            if c is not None:
+                self._names.pop(c.name, None)
+                c.name = new_name
+                self._names[new_name] = cid
 
     def delete(self, cid: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM containers WHERE id = ?", (cid,))
+            c = self._cache.pop(cid, None)
+            if c is not None and self._names.get(c.name) == cid:
+                del self._names[c.name]

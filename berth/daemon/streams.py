@@ -113,7 +113,9 @@ def _register(
     pending = PendingAttach(stdin, stdout, stderr, detach_keys)
     with svc._lock(cid):
         cur = svc.store.get(cid)
-        pending.stdin_once = bool(cur.config.get("StdinOnce"))
+        # as Docker: the attached client's EOF closes the container's stdin only
+        # without a tty (with one, ^D is in the stream, and a detach is no EOF)
+        pending.stdin_once = bool(cur.config.get("StdinOnce")) and not cur.config.get("Tty")
         if cur.state.status in (Status.RUNNING, Status.PAUSED):
             pending.stream = svc.tasks.attach(
                 cid, stdin, stdout, stderr, detach_keys, pending.stdin_once

@@ -6,6 +6,7 @@ sizes); hooks (networks, volumes) add their parts afterwards.
 
 from __future__ import annotations
 
+import copy
 import shlex
 import time
 from pathlib import Path
@@ -183,10 +184,10 @@ def inspect_doc(
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "ExecIDs": exec_ids or None,
-        "HostConfig": c.host_config,
+        "HostConfig": copy.deepcopy(c.host_config),
         "GraphDriver": graph_driver,
         "Mounts": [],
-        "Config": c.config,
+        "Config": copy.deepcopy(c.config),
         "NetworkSettings": {
             "Bridge": "",
             "SandboxID": "",
