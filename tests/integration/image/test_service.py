@@ -275,3 +275,63 @@ def test_concurrent_loads_share_the_base(overlay_svc: ImageService, h) -> None:
     assert [
         x.name for x in (overlay_svc.snapshotter.root).iterdir() if x.name.startswith(".")
     ] == []
+
+
+def _rewrite(archive: bytes, extra: list[tarfile.TarInfo], drop: set[str] = frozenset()) -> bytes:
+    out = io.BytesIO()
+    with (
+        tarfile.open(fileobj=io.BytesIO(archive)) as src,
+        tarfile.open(fileobj=out, mode="w") as dst,
+    ):
+        for m in src.getmembers():
+            if m.name not in drop:
+                dst.addfile(m, src.extractfile(m) if m.isreg() else None)
+        for info in extra:
+            dst.addfile(info, io.BytesIO(b"x" * info.size) if info.isreg() else None)
+    return out.getvalue()
+
+
+def test_legacy_archive_with_symlinked_duplicate_layer_and_gzip(svc: ImageService, h) -> None:
+    import gzip
+
+    layer = _layers(h, ("same", b"s"))
+    archive = h.docker_archive([(["dup:1"], [layer])])
+    # docker save (before 25) wrote a repeated layer as a symlink to the first copy
+    hexname = hashlib.sha256(layer).hexdigest()
+    manifest = json.loads(
+        tarfile.open(fileobj=io.BytesIO(archive)).extractfile("manifest.json").read()
+    )
+    link = tarfile.TarInfo("other/layer.tar")
+    link.type, link.linkname = tarfile.SYMTYPE, f"../{hexname}/layer.tar"
+    manifest[0]["Layers"] = ["other/layer.tar"]
+    data = json.dumps(manifest).encode()
+    mf = tarfile.TarInfo("manifest.json")
+    mf.size = len(data)
+    out = io.BytesIO()
+    with (
+        tarfile.open(fileobj=io.BytesIO(archive)) as src,
+        tarfile.open(fileobj=out, mode="w") as dst,
+    ):
+        for m in src.getmembers():
+            if m.name != "manifest.json":
+                dst.addfile(m, src.extractfile(m) if m.isreg() else None)
+        dst.addfile(link)
+        dst.addfile(mf, io.BytesIO(data))
+    (loaded,) = svc.load(io.BytesIO(gzip.compress(out.getvalue())))
+    assert loaded.names == ("dup:1",)
+
+
+def test_hostile_archive_entries(svc: ImageService, h, tmp_path: Path) -> None:
+    archive = h.docker_archive([(["x:1"], [_layers(h, ("f", b"1"))])])
+    before = h.store_state(svc)
+    evil = tarfile.TarInfo("../../../../evil-archive-entry")
+    evil.size = 1
+    escape = tarfile.TarInfo("lnk")
+    escape.type, escape.linkname = tarfile.SYMTYPE, "../../etc/passwd"
+    for extra in ([evil], [escape]):
+        with pytest.raises(InvalidArgument):
+            svc.load(io.BytesIO(_rewrite(archive, extra)))
+        assert h.store_state(svc) == before
+    assert not Path("/evil-archive-entry").exists()
+    with pytest.raises(InvalidArgument, match=r"no manifest\.json or index\.json"):
+        svc.load(io.BytesIO(_rewrite(archive, [], drop={"manifest.json"})))
