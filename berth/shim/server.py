@@ -661,10 +661,12 @@ def run_shim(cfg: p.SpawnConfig, reply: socket.socket) -> None:
             reply.sendall(p.reply_line(True, shim_pid=os.getpid(), pid=pid))
         reply.close()
         shim.serve()
-    except BaseException as e:  # the last resort: say why on stderr (/dev/null by default)
-        print(f"berth-shim {cfg.id}: {e!r}", file=sys.stderr)
+    except BaseException:  # the last resort: leave the reason where the daemon can read it
+        import traceback
+
         code = 1
-        raise
+        with contextlib.suppress(OSError), open(shim._path("shim-error.log"), "a") as f:
+            traceback.print_exc(file=f)
     finally:
         reply.close()
         shim.cleanup()
