@@ -298,9 +298,8 @@ def test_legacy_archive_with_symlinked_duplicate_layer_and_gzip(svc: ImageServic
     archive = h.docker_archive([(["dup:1"], [layer])])
     # docker save (before 25) wrote a repeated layer as a symlink to the first copy
     hexname = hashlib.sha256(layer).hexdigest()
-    manifest = json.loads(
-        tarfile.open(fileobj=io.BytesIO(archive)).extractfile("manifest.json").read()
-    )
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tf:
+        manifest = json.loads(tf.extractfile("manifest.json").read())
     link = tarfile.TarInfo("other/layer.tar")
     link.type, link.linkname = tarfile.SYMTYPE, f"../{hexname}/layer.tar"
     manifest[0]["Layers"] = ["other/layer.tar"]
