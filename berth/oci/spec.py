@@ -9,10 +9,11 @@ that are None or empty. Semantic checks (namespace types, paths) belong to the r
 
 This module deliberately does not use `from __future__ import annotations`: the
 field types are real objects that the loader walks without importing `typing`.
-The classes are slotted but neither frozen nor comparable (compare
-`to_dict()`s): treat them as values and build changed copies with
-`dataclasses.replace`. Generating __eq__/__hash__/__setattr__ for forty
-classes would cost berth-runc ~10 ms at every start.
+The classes are slotted but not frozen: treat them as values and build changed
+copies with `dataclasses.replace`. Only __init__ is generated per class;
+equality and repr come from the `Model` base class: generating
+__eq__/__repr__/__hash__/__setattr__ for forty classes would cost berth-runc
+~10 ms at every start.
 """
 
 import dataclasses
@@ -25,26 +26,51 @@ from berth.errors import InvalidArgument
 _NONE = type(None)
 
 
+class Model:
+    """Shared by every class here: value equality and a readable repr, written once
+    instead of generated per class (that generation is most of this module's
+    import time, which every berth-runc start pays)."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(
+            getattr(self, f.name) == getattr(other, f.name) for f in dataclasses.fields(self)
+        )
+
+    __hash__ = None  # mutable values
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
+        return f"{type(self).__name__}({fields})"
+
+
 def _json(name: str) -> dict:
     return {"json": name}
 
 
-@dataclass(slots=True, eq=False)
-class Root:
+@dataclass(slots=True, repr=False, eq=False)
+class Root(Model):
     """The container's root filesystem, relative to the bundle unless absolute."""
 
     path: str
     readonly: bool = False
 
 
-@dataclass(slots=True, eq=False)
-class Box:
+@dataclass(slots=True, repr=False, eq=False)
+class Box(Model):
+    """A terminal's size in characters (process.consoleSize)."""
+
     height: int = 0
     width: int = 0
 
 
-@dataclass(slots=True, eq=False)
-class User:
+@dataclass(slots=True, repr=False, eq=False)
+class User(Model):
+    """Who the process runs as: ids, supplementary groups, umask."""
+
     uid: int = 0
     gid: int = 0
     umask: int | None = None
@@ -52,8 +78,10 @@ class User:
     username: str | None = None
 
 
-@dataclass(slots=True, eq=False)
-class Capabilities:
+@dataclass(slots=True, repr=False, eq=False)
+class Capabilities(Model):
+    """The five capability sets, by name (CAP_CHOWN, ...)."""
+
     bounding: list[str] = field(default_factory=list)
     effective: list[str] = field(default_factory=list)
     inheritable: list[str] = field(default_factory=list)
@@ -61,15 +89,17 @@ class Capabilities:
     ambient: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True, eq=False)
-class Rlimit:
+@dataclass(slots=True, repr=False, eq=False)
+class Rlimit(Model):
+    """One resource limit (RLIMIT_NOFILE, ...), soft and hard."""
+
     type: str
     hard: int
     soft: int
 
 
-@dataclass(slots=True, eq=False)
-class Process:
+@dataclass(slots=True, repr=False, eq=False)
+class Process(Model):
     """The program the container runs, and the identity and limits it runs with."""
 
     args: list[str] = field(default_factory=list)
@@ -86,24 +116,28 @@ class Process:
     selinux_label: str | None = None
 
 
-@dataclass(slots=True, eq=False)
-class Mount:
+@dataclass(slots=True, repr=False, eq=False)
+class Mount(Model):
+    """One mount: destination inside the container, type, source, options."""
+
     destination: str
     type: str | None = None
     source: str | None = None
     options: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True, eq=False)
-class Hook:
+@dataclass(slots=True, repr=False, eq=False)
+class Hook(Model):
+    """One hook program, with its argv, env and optional timeout in seconds."""
+
     path: str
     args: list[str] = field(default_factory=list)
     env: list[str] = field(default_factory=list)
     timeout: int | None = None
 
 
-@dataclass(slots=True, eq=False)
-class Hooks:
+@dataclass(slots=True, repr=False, eq=False)
+class Hooks(Model):
     """Programs the runtime runs at fixed points of the lifecycle (see docs/runtime.md)."""
 
     prestart: list[Hook] = field(default_factory=list)
@@ -114,23 +148,27 @@ class Hooks:
     poststop: list[Hook] = field(default_factory=list)
 
 
-@dataclass(slots=True, eq=False)
-class Namespace:
+@dataclass(slots=True, repr=False, eq=False)
+class Namespace(Model):
     """A namespace to create (no path) or to join (path of a /proc/PID/ns/* file)."""
 
     type: str
     path: str | None = None
 
 
-@dataclass(slots=True, eq=False)
-class IDMapping:
+@dataclass(slots=True, repr=False, eq=False)
+class IDMapping(Model):
+    """A range of ids mapped between the container and the host (user namespaces)."""
+
     container_id: int = field(metadata=_json("containerID"))
     host_id: int = field(metadata=_json("hostID"))
     size: int
 
 
-@dataclass(slots=True, eq=False)
-class Device:
+@dataclass(slots=True, repr=False, eq=False)
+class Device(Model):
+    """A device node to create in the container's /dev."""
+
     type: str
     path: str
     major: int = 0
@@ -140,8 +178,10 @@ class Device:
     gid: int | None = None
 
 
-@dataclass(slots=True, eq=False)
-class DeviceRule:
+@dataclass(slots=True, repr=False, eq=False)
+class DeviceRule(Model):
+    """An allow/deny rule of the devices cgroup."""
+
     allow: bool
     type: str | None = None
     major: int | None = None
@@ -149,8 +189,10 @@ class DeviceRule:
     access: str | None = None
 
 
-@dataclass(slots=True, eq=False)
-class Memory:
+@dataclass(slots=True, repr=False, eq=False)
+class Memory(Model):
+    """Memory limits in bytes (swap means memory plus swap, as in runc)."""
+
     limit: int | None = None
     reservation: int | None = None
     swap: int | None = None
@@ -161,8 +203,10 @@ class Memory:
     use_hierarchy: bool | None = None
 
 
-@dataclass(slots=True, eq=False)
-class CPU:
+@dataclass(slots=True, repr=False, eq=False)
+class CPU(Model):
+    """CPU shares, CFS quota and period, realtime budget, cpuset."""
+
     shares: int | None = None
     quota: int | None = None
     burst: int | None = None
@@ -174,28 +218,36 @@ class CPU:
     idle: int | None = None
 
 
-@dataclass(slots=True, eq=False)
-class Pids:
+@dataclass(slots=True, repr=False, eq=False)
+class Pids(Model):
+    """The most processes the container may have (0 or less: no limit)."""
+
     limit: int
 
 
-@dataclass(slots=True, eq=False)
-class WeightDevice:
+@dataclass(slots=True, repr=False, eq=False)
+class WeightDevice(Model):
+    """A block device's I/O weight."""
+
     major: int
     minor: int
     weight: int | None = None
     leaf_weight: int | None = None
 
 
-@dataclass(slots=True, eq=False)
-class ThrottleDevice:
+@dataclass(slots=True, repr=False, eq=False)
+class ThrottleDevice(Model):
+    """A block device's rate limit (bytes or operations per second)."""
+
     major: int
     minor: int
     rate: int
 
 
-@dataclass(slots=True, eq=False)
-class BlockIO:
+@dataclass(slots=True, repr=False, eq=False)
+class BlockIO(Model):
+    """Block I/O weights and throttles."""
+
     weight: int | None = None
     leaf_weight: int | None = None
     weight_device: list[WeightDevice] = field(default_factory=list)
@@ -209,26 +261,34 @@ class BlockIO:
     )
 
 
-@dataclass(slots=True, eq=False)
-class HugepageLimit:
+@dataclass(slots=True, repr=False, eq=False)
+class HugepageLimit(Model):
+    """A hugetlb limit for one page size ("2MB", ...)."""
+
     page_size: str
     limit: int
 
 
-@dataclass(slots=True, eq=False)
-class InterfacePriority:
+@dataclass(slots=True, repr=False, eq=False)
+class InterfacePriority(Model):
+    """A network interface's priority (net_prio)."""
+
     name: str
     priority: int
 
 
-@dataclass(slots=True, eq=False)
-class Network:
+@dataclass(slots=True, repr=False, eq=False)
+class Network(Model):
+    """net_cls class id and net_prio priorities."""
+
     class_id: int | None = field(default=None, metadata=_json("classID"))
     priorities: list[InterfacePriority] = field(default_factory=list)
 
 
-@dataclass(slots=True, eq=False)
-class Resources:
+@dataclass(slots=True, repr=False, eq=False)
+class Resources(Model):
+    """The container's cgroup limits."""
+
     devices: list[DeviceRule] = field(default_factory=list)
     memory: Memory | None = None
     cpu: CPU | None = None
@@ -239,24 +299,30 @@ class Resources:
     unified: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(slots=True, eq=False)
-class SeccompArg:
+@dataclass(slots=True, repr=False, eq=False)
+class SeccompArg(Model):
+    """A condition on one syscall argument."""
+
     index: int
     value: int
     op: str
     value_two: int = 0
 
 
-@dataclass(slots=True, eq=False)
-class Syscall:
+@dataclass(slots=True, repr=False, eq=False)
+class Syscall(Model):
+    """A seccomp rule: these syscalls get this action."""
+
     names: list[str]
     action: str
     errno_ret: int | None = None
     args: list[SeccompArg] = field(default_factory=list)
 
 
-@dataclass(slots=True, eq=False)
-class Seccomp:
+@dataclass(slots=True, repr=False, eq=False)
+class Seccomp(Model):
+    """The seccomp filter: a default action and rules."""
+
     default_action: str
     default_errno_ret: int | None = None
     architectures: list[str] = field(default_factory=list)
@@ -265,8 +331,10 @@ class Seccomp:
     syscalls: list[Syscall] = field(default_factory=list)
 
 
-@dataclass(slots=True, eq=False)
-class Linux:
+@dataclass(slots=True, repr=False, eq=False)
+class Linux(Model):
+    """The Linux-specific part: namespaces, ids, devices, cgroups, seccomp, paths."""
+
     namespaces: list[Namespace] = field(default_factory=list)
     uid_mappings: list[IDMapping] = field(default_factory=list)
     gid_mappings: list[IDMapping] = field(default_factory=list)
@@ -281,8 +349,8 @@ class Linux:
     mount_label: str | None = None
 
 
-@dataclass(slots=True, eq=False)
-class Spec:
+@dataclass(slots=True, repr=False, eq=False)
+class Spec(Model):
     """A bundle's config.json."""
 
     oci_version: str = "1.0.2"

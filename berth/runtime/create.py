@@ -15,8 +15,8 @@ and exits, and the runtime undoes everything it made.
   4. write uid_map, gid_map;
      IdsMapped ─────────────────▶ 5. become root in the user ns;
                                      fork ─────────────────────────▶ 6. setsid; close inherited fds
-                                  InitPid(pid), exit                    but exec.fifo's (opened by the
-  7. reap the intermediate;                                             runtime); connect to the
+                                  InitPid(pid), exit; the init          but exec.fifo's (opened by the
+  7. reap the intermediate;       waits for that exit                   runtime); connect to the
      move the init into the                                             console socket if any
      cgroup*                                                          8. rootfs: mounts, devices
                                                                       9. MountsReady (only with
@@ -150,9 +150,16 @@ def intermediate(plan: Plan, sock: int, init_main) -> None:
         if plan.in_userns:
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
+        # The init waits for this process to have reported its pid and exited:
+        # both write to the same socket, and InitPid must come first.
+        hold, release = os.pipe()
         pid = os.fork()
         if pid == 0:
+            os.close(release)
+            os.read(hold, 1)  # EOF once the intermediate is gone
+            os.close(hold)
             init_main(plan, sock)  # never returns
+        os.close(hold)
         msg.send(sock, msg.InitPid(pid))
         os._exit(0)
     except BaseException as e:  # a forked child must never unwind into the CLI
@@ -173,6 +180,7 @@ def spawn(plan: Plan, init_main) -> tuple[int, int]:
         os.close(ours)
         intermediate(plan, theirs, init_main)
     os.close(theirs)
+    init = None
     try:
         if plan.new_userns:
             mapping = msg.receive(ours, msg.MapIds, "intermediate process")
@@ -184,6 +192,8 @@ def spawn(plan: Plan, init_main) -> tuple[int, int]:
     except BaseException:
         os.close(ours)
         _reap(child)
+        if init is not None:
+            kill_quietly(init.pid)
         raise
     _reap(child)
     return init.pid, ours

@@ -53,6 +53,8 @@ _IGNORED = frozenset({"tmpcopyup", "idmap", "ridmap", "loud", "silent"})
 
 @dataclass(slots=True)
 class MountOptions:
+    """Mount flags, propagation changes (applied one by one after), data string."""
+
     flags: int
     propagation: tuple[int, ...]
     data: str

@@ -41,6 +41,8 @@ _OPS = {
 
 @dataclass(slots=True)
 class Rule:
+    """One libseccomp rule: syscall name, action, argument comparisons."""
+
     name: str
     action: int
     args: tuple[tuple[int, int, int, int], ...]  # (index, op, value, value_two)
@@ -48,6 +50,8 @@ class Rule:
 
 @dataclass(slots=True)
 class Plan:
+    """A whole filter, ready for `load`."""
+
     default_action: int
     architectures: tuple[str, ...]  # libseccomp names: "x86_64", "x86", ...
     rules: tuple[Rule, ...]

@@ -27,6 +27,8 @@ OCI_VERSION = "1.0.2"
 
 @dataclass(slots=True)
 class ContainerState:
+    """What state.json holds for one container."""
+
     id: str
     bundle: str
     rootfs: str
