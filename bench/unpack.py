@@ -176,6 +176,36 @@ def run_umoci(blobs, work: Path) -> float:
     )
 
 
+def decompressor_rates(blobs) -> dict[str, float]:
+    """Uncompressed MB/s of each way to gunzip the set (the choice apply_layer makes)."""
+    from berth.storage.compression import READ_SIZE, _ZlibGzipReader
+
+    total = sum(size for _, _, size in blobs)
+
+    def external(cmd: list[str]) -> None:
+        for path, _, _ in blobs:
+            with open(path, "rb") as f:
+                subprocess.run(cmd, stdin=f, stdout=subprocess.DEVNULL, check=True)
+
+    def in_process() -> None:
+        for path, _, _ in blobs:
+            with open(path, "rb") as f:
+                reader = _ZlibGzipReader(f)
+                while reader.read(READ_SIZE):
+                    pass
+
+    ways = {
+        "pigz -dc": lambda: external(["pigz", "-dc"]),
+        "gzip -dc": lambda: external(["gzip", "-dc"]),
+    }
+    ways["python zlib (1 MiB reads)"] = in_process
+    return {
+        name: total / timed(fn) / 1e6
+        for name, fn in ways.items()
+        if shutil.which(name.split()[0]) or "zlib" in name
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
@@ -198,6 +228,8 @@ def main() -> None:
         }
         if shutil.which("umoci"):
             contenders["umoci unpack"] = run_umoci
+        for name, rate in decompressor_rates(blobs).items():
+            print(f"decompressor {name:28} {rate:6.0f} MB/s")
         results: dict[str, float] = {}
         for name, fn in contenders.items():
             times = []
