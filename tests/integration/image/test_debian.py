@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from berth.errors import InternalError
 from berth.image.service import ImageService
 
 CACHE = Path(os.environ.get("BERTH_TEST_CACHE", "/var/tmp/berth-test-cache"))
@@ -25,7 +26,12 @@ def test_debian_bookworm_image(overlay_svc: ImageService, tmp_path: Path) -> Non
     if shutil.which("debootstrap") is None:
         pytest.skip("debootstrap is not installed")
     CACHE.mkdir(parents=True, exist_ok=True)
-    img = overlay_svc.make_debian_image(cache=CACHE / "debian-bookworm-minbase.tar")
+    try:
+        img = overlay_svc.make_debian_image(cache=CACHE / "debian-bookworm-minbase.tar")
+    except InternalError as e:
+        if any(w in str(e) for w in ("Release", "resolve", "connect", "Temporary failure")):
+            pytest.skip(f"Debian's mirror is not reachable from here: {str(e)[-200:]}")
+        raise
     assert img.repo_tags == ["debian:bookworm"]
     assert img.config.config["Cmd"] == ["bash"]
     assert len(overlay_svc.history("debian:bookworm")) == 2
