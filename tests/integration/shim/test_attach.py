@@ -3,7 +3,11 @@ resize, detach keys."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.integration.shim.conftest import read_until, wait_for
+
+pytestmark = pytest.mark.timeout(120)
 
 PROMPT_SH = ["sh"]
 

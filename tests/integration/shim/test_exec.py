@@ -10,6 +10,8 @@ from berth import errors
 from berth.runtime.example import example_config
 from tests.integration.shim.conftest import read_until, wait_for
 
+pytestmark = pytest.mark.timeout(120)
+
 
 def process(args: list[str], tty: bool = False) -> dict:
     proc = copy.deepcopy(example_config()["process"])

@@ -16,9 +16,15 @@ from berth import errors
 from berth.shim import client
 from tests.integration.shim.conftest import alive, log_entries, read_until, wait_for
 
+pytestmark = pytest.mark.timeout(120)
+
 
 def test_kill_through_the_runtime(shims):
-    shim = shims.run(["sh", "-c", "trap 'exit 42' TERM; while true; do sleep 0.05; done"])
+    script = "trap 'exit 42' TERM; echo ready; while true; do sleep 0.05; done"
+    shim = shims.run(["sh", "-c", script], start=False)
+    stream = shim.attach()
+    shim.start()
+    read_until(stream, b"ready")  # PID 1 ignores TERM until its trap is set
     shim.kill(signal.SIGTERM)
     rec = shim.wait()
     assert rec.exit_code == 42

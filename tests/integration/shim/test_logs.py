@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+pytestmark = pytest.mark.timeout(120)
+
 
 def test_rotation_keeps_max_file_files_under_max_size(shims):
     shim = shims.run(

@@ -11,6 +11,8 @@ from berth import errors
 from berth.shim import client
 from tests.integration.shim.conftest import alive, log_entries, wait_for
 
+pytestmark = pytest.mark.timeout(120)
+
 
 def test_pipes_logs_and_exit_code(shims):
     shim = shims.run(["sh", "-c", "echo out; echo err >&2; printf partial; exit 7"])
