@@ -171,10 +171,16 @@ class Builder:
         self._stage_images: dict[int, Future[str]] = {}
         self._meta = self._meta_args(dockerfile, opts)
         seq = _Sequencer(out, [s.index for s in plan.stages])
+        # Removing a step's container (unmount, delete its snapshot) overlaps the
+        # next steps; the build waits for every removal before it returns.
+        self._cleanups = ThreadPoolExecutor(max_workers=2, thread_name_prefix="build-cleanup")
         try:
             final = self._run_stages(plan, seq)
         finally:
-            self.views.close()
+            try:
+                self.views.close(self._cleanups)
+            finally:
+                self._cleanups.shutdown(wait=True)
         seq.flush_all()
         unused = sorted(
             k for k in opts.build_args if k not in self._consumed and k not in PROXY_ARGS
@@ -479,7 +485,7 @@ class Builder:
                     )
                 image = self.images.commit_container(cid, parent, config=cfg, created_by=created_by)
             finally:
-                self.runner.cleanup(cid)
+                self._cleanups.submit(self.runner.cleanup, cid)
             out(f"Removing intermediate container {cid[:12]}\n")
             return image.id
 

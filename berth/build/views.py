@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import threading
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,20 @@ class ImageViews:
             self._mounted[image_id] = (cid, target)
             return target
 
-    def close(self) -> None:
+    def close(self, pool: Executor | None = None) -> None:
+        """Unmount and delete every view (on `pool`'s threads when given)."""
         with self._lock:
             mounted, self._mounted = self._mounted, {}
+        futures = []
         for image_id, (cid, target) in mounted.items():
-            if image_id:
-                self.images.remove_container_rootfs(cid, target)
-            shutil.rmtree(target, ignore_errors=True)
+            if pool is None:
+                self._remove(image_id, cid, target)
+            else:
+                futures.append(pool.submit(self._remove, image_id, cid, target))
+        for f in futures:
+            f.result()
+
+    def _remove(self, image_id: str, cid: str, target: Path) -> None:
+        if image_id:
+            self.images.remove_container_rootfs(cid, target)
+        shutil.rmtree(target, ignore_errors=True)
