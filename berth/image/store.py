@@ -510,10 +510,7 @@ class ImageStore:
                     return records
                 self._delete_helper(image_id, records, force, prune_parents, in_use, quiet=True)
                 return records
-            repos = {
-                n.split("@")[0].rsplit(":", 1)[0] if "@" not in n else n.split("@")[0]
-                for n in names
-            }
+            repos = {refs.parse(n).name for n in names}
             if len(repos) > 1 and not force:
                 raise Conflict(
                     f"conflict: unable to delete {_short(image_id)} (must be forced) - "
