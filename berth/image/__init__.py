@@ -16,4 +16,10 @@ Public interface (other packages import these, nothing else):
   `ContainerUse`, `DeleteRecord`.
 - `berth.image.service`: `ImageService(root, conn, driver=...)`, the facade the
   daemon, distribution and build call (see its docstring and docs/images.md).
+
+Behind the facade (not for import elsewhere): `service_impl` (unpacking,
+registration, GC, recovery), `containers` (container root filesystems),
+`create` (images from a layer tar: commit, build, import, base images),
+`archive` (save/load), `base` (busybox and debootstrap layers),
+`config_changes` (`--change` instructions).
 """

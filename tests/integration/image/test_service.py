@@ -334,3 +334,32 @@ def test_hostile_archive_entries(svc: ImageService, h, tmp_path: Path) -> None:
     assert not Path("/evil-archive-entry").exists()
     with pytest.raises(InvalidArgument, match=r"no manifest\.json or index\.json"):
         svc.load(io.BytesIO(_rewrite(archive, [], drop={"manifest.json"})))
+
+
+def test_docker_archive_layout(svc: ImageService) -> None:
+    img = svc.make_busybox_image()
+    buf = io.BytesIO()
+    svc.save(["busybox", img.id], buf)
+    with tarfile.open(fileobj=io.BytesIO(buf.getvalue())) as tf:
+        names = set(tf.getnames())
+        manifest = json.loads(tf.extractfile("manifest.json").read())
+        repositories = json.loads(tf.extractfile("repositories").read())
+        index = json.loads(tf.extractfile("index.json").read())
+    assert len(manifest) == 1 and manifest[0]["RepoTags"] == ["busybox:latest"]
+    assert manifest[0]["Config"] == f"blobs/sha256/{img.id[7:]}"
+    assert all(p in names for p in manifest[0]["Layers"])
+    assert list(repositories) == ["busybox"] and "latest" in repositories["busybox"]
+    entry = index["manifests"][0]
+    assert entry["annotations"]["io.containerd.image.name"] == "docker.io/library/busybox:latest"
+    assert f"blobs/sha256/{entry['digest'][7:]}" in names
+
+
+def test_image_without_layers(svc: ImageService, tmp_path: Path) -> None:
+    img = svc.create_image(config={"Cmd": ["true"]}, created_by="scratch", tags=["empty:1"])
+    assert img.chain_ids == [] and img.size == 0
+    target = tmp_path / "rootfs"
+    svc.prepare_container_rootfs("c-empty", img.id, target)
+    try:
+        assert os.listdir(target) == []
+    finally:
+        svc.remove_container_rootfs("c-empty", target)
