@@ -175,7 +175,12 @@ def cmd_create(root: str, flags: dict, positional: list[str]) -> int:
 
     cid = _check_id("create", positional)
     container.create(
-        root, cid, flags.get("bundle", "."), flags.get("pid_file"), flags.get("console_socket")
+        root,
+        cid,
+        flags.get("bundle", "."),
+        flags.get("pid_file"),
+        flags.get("console_socket"),
+        preserve_fds=_count(flags.get("preserve_fds", "0")),
     )
     return 0
 
@@ -191,7 +196,14 @@ def cmd_run(root: str, flags: dict, positional: list[str]) -> int:
         flags.get("pid_file"),
         flags.get("console_socket"),
         flags.get("detach", False),
+        _count(flags.get("preserve_fds", "0")),
     )
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise Usage(f"invalid --preserve-fds value {text!r}")
+    return int(text)
 
 
 def _check_id(command: str, positional: list[str]) -> str:
@@ -346,6 +358,7 @@ def cmd_exec(root: str, flags: dict, positional: list[str]) -> int:
         flags.get("console_socket"),
         flags.get("pid_file"),
         flags.get("detach", False),
+        _count(flags.get("preserve_fds", "0")),
     )
 
 

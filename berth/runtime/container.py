@@ -77,6 +77,7 @@ def create(
     pid_file: str | None = None,
     console_socket: str | None = None,
     reaper: bool = False,
+    preserve_fds: int = 0,
 ) -> Container:
     """Make the container and leave its init waiting on the exec fifo.
 
@@ -131,6 +132,7 @@ def create(
         os.chmod(container.fifo, 0o622)
         state.save(directory, st)
         plan = Plan(container_id, spec, bundle, rootfs, directory, cgroup, console_socket)
+        plan.preserve_fds = preserve_fds
         preload(spec.process, spec.linux.seccomp, spec.hooks)
         plan.fifo_fd = os.open(container.fifo, os.O_PATH | os.O_CLOEXEC)
         try:

@@ -84,6 +84,7 @@ class Plan:
         # exec.fifo opened (O_PATH) by the runtime: the init may not be able to
         # reach the state dir itself (user namespaces), so it inherits this.
         self.fifo_fd = -1
+        self.preserve_fds = 0  # fds 3 .. 3+N-1 of the caller pass into the container
         linux = spec.linux
         namespaces = linux.namespaces if linux else []
         self.join = [(n.type, n.path) for n in namespaces if n.path]

@@ -18,7 +18,7 @@ from berth.runtime import messages as msg
 from berth.runtime.container import Container
 from berth.runtime.create import fail_child
 from berth.runtime.fdutil import close_all_except
-from berth.runtime.init import _die, exec_program, open_terminal, prepare_process
+from berth.runtime.init import _die, exec_program, open_terminal, prepare_process, preserved
 from berth.runtime.lifecycle import Op
 
 
@@ -42,6 +42,7 @@ class ExecPlan:
         # Joined by the intermediate before it enters the container's mount
         # namespace: the exec'd process must never run outside the cgroup.
         self.join_cgroup_early = True
+        self.preserve_fds = 0
 
 
 def exec_main(plan: ExecPlan, sock: int) -> None:
@@ -54,12 +55,13 @@ def exec_main(plan: ExecPlan, sock: int) -> None:
             from berth.linux.fds import connect_unix
 
             console = connect_unix(plan.console_socket)
-        close_all_except({sock, console if console is not None else -1})
+        close_all_except({sock, console if console is not None else -1, *preserved(plan)})
         if plan.process.terminal:
             open_terminal(plan.process, console, bind_console=False)
         elif console is not None:
             os.close(console)
         prepared = prepare_process(plan.process, plan.spec.linux.seccomp)
+        prepared.keep = preserved(plan)
         msg.send(sock, msg.Ready())
         os.close(sock)
     except BaseException as e:  # never unwind into the CLI's code
@@ -77,6 +79,7 @@ def execute(
     console_socket: str | None,
     pid_file: str | None,
     detach: bool,
+    preserve_fds: int = 0,
 ) -> int:
     """Start `process` in the container; wait for it unless `detach`. Returns the exit code."""
     from berth.linux import process as prc
@@ -87,6 +90,7 @@ def execute(
     container = Container.load(root, container_id)
     lifecycle.require(Op.EXEC, container.status(), container_id)
     plan = ExecPlan(container, process, console_socket)
+    plan.preserve_fds = preserve_fds
     preload(process, plan.spec.linux.seccomp, None)
     if not detach:
         prc.set_child_subreaper()

@@ -32,6 +32,7 @@ class Prepared:
         self.env = env
         self.seccomp = seccomp_plan
         self.stub = stub  # fd of the sealed exec stub, -1 where there is none
+        self.keep: set[int] = set()  # --preserve-fds
 
 
 def preload(process: Process, seccomp_section, hooks: Hooks | None) -> None:
@@ -66,10 +67,11 @@ def init_main(plan: Plan, sock: int) -> None:
             from berth.linux.fds import connect_unix
 
             console = connect_unix(plan.console_socket)
-        close_all_except({sock, fifo, console if console is not None else -1})
+        close_all_except({sock, fifo, console if console is not None else -1, *preserved(plan)})
         # /proc is still the host's here: its "self" is our pid as the hooks must see it.
         plan.host_pid = int(os.readlink("/proc/self"))
         prepared = setup_container(plan, sock, console)
+        prepared.keep = preserved(plan)
         msg.send(sock, msg.Ready())
         os.close(sock)
     except BaseException as e:  # never unwind into the CLI's code
@@ -91,6 +93,11 @@ def _die(error: BaseException) -> None:
         os.write(2, f"berth-runc init: {error}\n".encode())
     finally:
         os._exit(127)
+
+
+def preserved(plan) -> set[int]:
+    """The caller's fds that --preserve-fds N passes through: 3 .. 3+N-1."""
+    return set(range(3, 3 + plan.preserve_fds))
 
 
 def hook_state(plan: Plan, status: str) -> dict:
@@ -236,7 +243,7 @@ def exec_program(prepared: Prepared) -> None:
 
         seccomp.load(prepared.seccomp)
     sys.stdout.flush()
-    close_all_except({prepared.stub})
+    close_all_except({prepared.stub, *prepared.keep})
     if prepared.stub >= 0:
         try:
             execveat(

@@ -52,6 +52,7 @@ def run(
     pid_file: str | None,
     console_socket: str | None,
     detach: bool,
+    preserve_fds: int = 0,
 ) -> int:
     """create + start + wait + delete, exiting with the container's code."""
     from berth.linux import process as prc
@@ -67,7 +68,7 @@ def run(
         console_socket = console.path
     try:
         created = container.create(
-            root, container_id, bundle, pid_file, console_socket, reaper=True
+            root, container_id, bundle, pid_file, console_socket, True, preserve_fds
         )
         master = console.receive() if console is not None else -1
     finally:

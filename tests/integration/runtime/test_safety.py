@@ -107,3 +107,20 @@ def test_host_interpreter_unchanged(berth_runc: Runtime, bundle: Bundle):
 
     result = subprocess.run([sys.executable, "-c", "print(40 + 2)"], capture_output=True, text=True)
     assert result.stdout == "42\n"
+
+
+def test_preserve_fds_passes_only_the_named_ones(
+    berth_runc: Runtime, bundle: Bundle, tmp_path: Path
+):
+    """--preserve-fds 1 passes fd 3 (and not fd 4) into the container."""
+    bundle.config["process"]["args"] = ["sh", "-c", "cat <&3; ls /proc/self/fd | tr '\\n' ' '"]
+    bundle.write()
+    (tmp_path / "message").write_text("through fd 3\n")
+    command = (
+        f"exec 3<{tmp_path / 'message'} 4</etc; exec {berth_runc.binary} --root {berth_runc.root}"
+        f" run --preserve-fds 1 -b {bundle.path} {berth_runc.new_id()}"
+    )
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=60)
+    first, rest = result.stdout.split("\n", 1)
+    assert first == "through fd 3", result.stderr
+    assert rest.split() == ["0", "1", "2", "3", "4"]  # 4 here is the directory ls reads
