@@ -191,3 +191,39 @@ def test_skopeo_reads_berth_oci_archive(overlay_svc: ImageService, tmp_path: Pat
     )
     assert out.returncode == 0, out.stderr
     assert '"sh"' in out.stdout
+
+
+@pytest.mark.docker
+def test_round_trip_through_docker_keeps_ids_and_whiteouts(
+    overlay_svc: ImageService, dockerd: Dockerd, tmp_path: Path
+) -> None:
+    """berth -> docker load -> docker save (docker 20.10's legacy layout) -> berth load."""
+    svc = overlay_svc
+    base = svc.make_busybox_image()
+    target = tmp_path / "rootfs"
+    svc.prepare_container_rootfs("c-trip", base.id, target)
+    try:
+        (target / "etc" / "motd").write_text("round trip\n")
+        (target / "bin" / "arch").unlink()
+        two = svc.commit_container("c-trip", base.id, config={"Cmd": ["sh"]}, tags=["trip:1"])
+    finally:
+        svc.remove_container_rootfs("c-trip", target)
+    ours = tmp_path / "ours.tar"
+    with open(ours, "wb") as f:
+        svc.save(["trip:1"], f)
+    dockerd.docker("load", "-i", str(ours))
+    theirs = tmp_path / "theirs.tar"
+    dockerd.docker("save", "-o", str(theirs), "trip:1")
+    svc.delete("trip:1")
+    svc.delete("busybox")
+    assert svc.list_images() == []
+    with open(theirs, "rb") as f:
+        (loaded,) = svc.load(f)
+    assert loaded.image_id == two.id and loaded.names == ("trip:1",)
+    svc.prepare_container_rootfs("c-trip2", two.id, target)
+    try:
+        assert (target / "etc" / "motd").read_text() == "round trip\n"
+        assert not (target / "bin" / "arch").exists()
+        assert (target / "bin" / "busybox").exists()
+    finally:
+        svc.remove_container_rootfs("c-trip2", target)
