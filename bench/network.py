@@ -199,6 +199,14 @@ def main() -> int:
             wait_port(host_path, dport)
             docker = ab_rate(host_path, f"http://127.0.0.1:{dport}/", args.requests)
             line += f", docker-proxy {docker:.0f}, berth/docker ratio {berth / docker:.2f}"
+        # the same published port with userland_proxy=False: loopback through kernel DNAT
+        driver = mgr.drivers["bridge"]
+        driver.userland_proxy, driver._chains_ready = False, False
+        driver.create_network(mgr.get("benchnet"))
+        kernel = ab_rate(host_path, f"http://127.0.0.1:{port}/", args.requests)
+        line += f"; berth without userland proxy (kernel DNAT) {kernel:.0f}"
+        if dp:
+            line += f", ratio to docker-proxy {kernel / docker:.2f}"
         print(line)
         mgr.unregister_container(cid)
     finally:

@@ -102,7 +102,9 @@ def wait_socket(sock: Path, proc: subprocess.Popen, timeout: float = 60) -> None
 
 
 def timed(cmd: list[str], runs: int) -> float:
-    subprocess.run(cmd, check=True, capture_output=True)  # warm up
+    warm = subprocess.run(cmd, capture_output=True, text=True)  # warm up
+    if warm.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[3:])} failed: {warm.stderr.strip()}")
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()

@@ -24,17 +24,26 @@ class BridgeDriver:
         host_netns: str | None = None,
         iptables: nat.Iptables | None = None,
         chains: nat.Chains | None = None,
+        userland_proxy: bool = True,
     ) -> None:
         self.host_netns = host_netns
         self.iptables = iptables
         self.chains = chains or nat.Chains()
         self._ready: set[str] = set()  # networks built by this process: join skips the checks
         self._chains_ready = False
+        # False: loopback connections to published ports are DNATed by the kernel
+        # (route_localnet on berth's bridges), the proxy only holds the ports
+        self.userland_proxy = userland_proxy
 
     def _rules(self, net: NetworkRecord) -> list[nat.Rule]:
         assert net.bridge and net.subnet
         return nat.network_rules(
-            self.chains, net.bridge, net.subnet, internal=net.internal, masquerade=net.masquerade
+            self.chains,
+            net.bridge,
+            net.subnet,
+            internal=net.internal,
+            masquerade=net.masquerade,
+            loopback_nat=not self.userland_proxy,
         )
 
     def create_network(self, net: NetworkRecord) -> None:
@@ -42,8 +51,12 @@ class BridgeDriver:
         if self.iptables is not None:
             if not self._chains_ready:  # berth's chains appear with its first bridge
                 self.iptables.setup(self.chains)
+                if not self.userland_proxy:
+                    self.iptables.add([self.chains.loopback_jump()], first=True)
                 self._chains_ready = True
             self.iptables.add(self._rules(net))
+            if not self.userland_proxy and not net.internal:
+                netlink.set_route_localnet(plan_bridge(net).name, self.host_netns)
         self._ready.add(net.id)
         log.info("network %s: bridge %s up on %s", net.name, net.bridge, net.subnet)
 

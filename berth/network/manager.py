@@ -108,7 +108,10 @@ class NetworkManager:
         self.chains = nat.Chains(cfg.chain_prefix)
         self.drivers = {
             "bridge": BridgeDriver(
-                host_netns=cfg.host_netns, iptables=self.iptables, chains=self.chains
+                host_netns=cfg.host_netns,
+                iptables=self.iptables,
+                chains=self.chains,
+                userland_proxy=cfg.userland_proxy or self.iptables is None,
             ),
             "host": NullDriver("host"),
             "null": NullDriver("null"),

@@ -49,6 +49,10 @@ class Chains:
     def own(self) -> list[tuple[str, str]]:
         return [("nat", self.dnat), ("nat", self.postrouting), ("filter", self.forward)]
 
+    def loopback_jump(self) -> Rule:
+        """Without the userland proxy, loopback connections take the DNAT chain too."""
+        return Rule("nat", "OUTPUT", ("-d", "127.0.0.0/8", "-j", self.dnat))
+
     def jumps(self) -> list[Rule]:
         """The jump rules from built-in chains into berth's chains."""
         return [
@@ -85,8 +89,18 @@ class PortMapping:
 
 
 def network_rules(
-    chains: Chains, bridge: str, subnet: str, *, internal: bool, masquerade: bool = True
+    chains: Chains,
+    bridge: str,
+    subnet: str,
+    *,
+    internal: bool,
+    masquerade: bool = True,
+    loopback_nat: bool = False,
 ) -> list[Rule]:
+    """Rules of one bridge network. `loopback_nat` (no userland proxy): connections
+    from the host's 127.0.0.1 that were DNATed to a container leave through the
+    bridge with the gateway's address instead (the kernel would drop them as
+    martians otherwise; route_localnet is set on this bridge only)."""
     if internal:
         return [
             Rule("filter", chains.forward, ("-i", bridge, "!", "-o", bridge, "-j", "DROP")),
@@ -104,6 +118,14 @@ def network_rules(
     if masquerade:
         rules.append(
             Rule("nat", chains.postrouting, ("-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"))
+        )
+    if loopback_nat:
+        rules.append(
+            Rule(
+                "nat",
+                chains.postrouting,
+                ("-o", bridge, "-m", "addrtype", "--src-type", "LOCAL", "-j", "MASQUERADE"),
+            )
         )
     return rules
 
@@ -177,7 +199,7 @@ class Iptables:
 
     def teardown(self, chains: Chains) -> None:
         """Remove the jump rules and berth's own chains with their rules."""
-        self.delete(chains.jumps())
+        self.delete([*chains.jumps(), chains.loopback_jump()])
         for table, chain in chains.own():
             if self.chain_exists(table, chain):
                 self._run("-t", table, "-F", chain)

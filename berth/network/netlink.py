@@ -203,6 +203,32 @@ def add_veth(plan: VethPlan, sandbox: str, netns: str | None = None) -> None:
         raise
 
 
+def set_route_localnet(bridge: str, netns: str | None = None) -> None:
+    """Let packets from 127.0.0.0/8 that were DNATed to a container leave by `bridge`.
+
+    Only this bridge's own setting changes; /proc/sys/net shows the namespace of
+    the thread that opens it, hence the throwaway thread for a test namespace.
+    """
+    from berth.linux.namespaces import CLONE_NEWNET, setns
+
+    check_name = bridge.replace("/", "")
+
+    def work() -> None:
+        if netns is not None:
+            fd = os.open(ns_path(netns), os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                setns(fd, CLONE_NEWNET, netns)
+            finally:
+                os.close(fd)
+        with open(f"/proc/sys/net/ipv4/conf/{check_name}/route_localnet", "w") as f:
+            f.write("1")
+
+    try:
+        _in_thread(work, "sysctl")
+    except OSError as e:
+        raise InternalError(f"cannot set route_localnet on {bridge}: {e}") from e
+
+
 _shared_dirs: set[str] = set()
 
 

@@ -308,3 +308,47 @@ def test_default_bridge_moves_off_a_subnet_the_host_took_meanwhile(manager, host
     prefix = moved.split("/")[0].rsplit(".", 2)[0]
     assert f"{prefix}.0.2\t" in info.hosts
     manager.unregister_container("6" * 64)
+
+
+def test_without_userland_proxy_loopback_goes_through_the_kernel(host_ns, exec_root, tmp_path):
+    import os
+    import signal
+
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 127.0.0.1\n")
+    mgr = NetworkManager(
+        open_db(tmp_path / "kernel.db"),
+        ManagerConfig(
+            exec_root=exec_root,
+            host_netns=host_ns,
+            default_bridge="btk0",
+            resolv_conf=resolv,
+            userland_proxy=False,
+        ),
+    )
+    srv = None
+    try:
+        net = mgr.create_network("btkernel", subnet="10.77.10.0/24")
+        info = _start(
+            mgr, "k" * 64, "web", "btkernel", port_bindings={"80/tcp": [{"HostPort": ""}]}
+        )
+        (tmp_path / "www").mkdir()
+        (tmp_path / "www" / "index.html").write_text("no proxy needed\n")
+        srv = _http_server(info.netns_path, tmp_path / "www", 80)
+        port = int(info.ports["80/tcp"][0]["HostPort"])
+        pid = mgr.store.sandbox("k" * 64).proxy_pid
+        os.kill(pid, signal.SIGKILL)  # the proxy only held the port
+        os.waitpid(pid, 0)
+        assert http_get(f"/run/netns/{host_ns}", "127.0.0.1", port) == "no proxy needed\n"
+        sysctl = in_ns(
+            f"/run/netns/{host_ns}", "cat", f"/proc/sys/net/ipv4/conf/{net.bridge}/route_localnet"
+        )
+        assert sysctl.stdout.strip() == "1"
+        mgr.unregister_container("k" * 64)
+    finally:
+        if srv is not None:
+            srv.kill()
+            srv.wait()
+        mgr.shutdown_host_state()
+    assert mgr.iptables.list_rules("nat", "BERTH") == []  # chains gone
+    assert "BERTH" not in "".join(mgr.iptables.list_rules("nat", "OUTPUT"))
