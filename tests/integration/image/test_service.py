@@ -363,3 +363,24 @@ def test_image_without_layers(svc: ImageService, tmp_path: Path) -> None:
         assert os.listdir(target) == []
     finally:
         svc.remove_container_rootfs("c-empty", target)
+
+
+def test_prune_filters_and_index(svc: ImageService, h, data_root: Path) -> None:
+    svc.load(io.BytesIO(h.docker_archive([(["l1:1"], [_layers(h, ("a", b"1"))])])))
+    svc.load(io.BytesIO(h.docker_archive([(["l2:1"], [_layers(h, ("b", b"2"))])])))
+    index = json.loads((data_root / "content" / "index.json").read_text())
+    names = sorted(
+        m["annotations"]["org.opencontainers.image.ref.name"] for m in index["manifests"]
+    )
+    assert names == ["docker.io/library/l1:1", "docker.io/library/l2:1"]
+    with pytest.raises(InvalidArgument, match="digest reference"):
+        svc.tag("l1:1", "l1@sha256:" + "a" * 64)
+    # the images were created in 2024 (their config says so)
+    assert svc.prune(all=True, filters={"until": ["2000-01-01T00:00:00Z"]}).deleted == []
+    with pytest.raises(InvalidArgument, match="invalid filter"):
+        svc.prune(filters={"bogus": ["1"]})
+    assert svc.prune(filters={"until": ["1h"]}).deleted == []  # not dangling
+    report = svc.prune(all=True, filters={"until": ["1h"]})
+    assert report.space_reclaimed == 2
+    index = json.loads((data_root / "content" / "index.json").read_text())
+    assert index["manifests"] == []
