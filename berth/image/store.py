@@ -20,16 +20,16 @@ the daemon.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from berth.errors import Conflict, InvalidArgument, NotFound
 from berth.image import digest as dg
 from berth.image import reference as refs
+from berth.image.filters import ImageFilters, all_labels, ref_matches, unix_time
 from berth.image.types import History, ImageConfig
 
 
@@ -101,7 +101,7 @@ class ImageRecord:
             "ParentId": self.parent,
             "RepoTags": self.repo_tags or ["<none>:<none>"],
             "RepoDigests": self.repo_digests,
-            "Created": _unix(self.created) or int(self.added),
+            "Created": unix_time(self.created) or int(self.added),
             "Size": self.size,
             "SharedSize": shared_size,
             "VirtualSize": self.size,
@@ -119,43 +119,6 @@ class DeleteRecord:
 
     def to_json(self) -> dict[str, str]:
         return {"Untagged": self.untagged} if self.untagged else {"Deleted": self.deleted}
-
-
-@dataclass(frozen=True, slots=True)
-class ImageFilters:
-    """`docker images --filter`: every given criterion must hold (values of one key: any)."""
-
-    dangling: bool | None = None
-    reference: tuple[str, ...] = ()
-    label: tuple[str, ...] = ()
-    before: str | None = None
-    since: str | None = None
-
-    @staticmethod
-    def from_api(filters: Mapping[str, Iterable[str]] | None) -> ImageFilters:
-        """From the Engine API's `filters` ({"dangling": ["true"], "label": [...]})."""
-        filters = dict(filters or {})
-        known = {"dangling", "reference", "label", "before", "since"}
-        for key in filters:
-            if key not in known:
-                raise InvalidArgument(f"invalid filter '{key}'")
-        dangling = None
-        for value in filters.get("dangling", []):
-            if value.lower() in ("true", "1"):
-                dangling = True
-            elif value.lower() in ("false", "0"):
-                dangling = False
-            else:
-                raise InvalidArgument(f"invalid filter 'dangling={value}'")
-        before = list(filters.get("before", []))
-        since = list(filters.get("since", []))
-        return ImageFilters(
-            dangling=dangling,
-            reference=tuple(filters.get("reference", [])),
-            label=tuple(filters.get("label", [])),
-            before=before[0] if before else None,
-            since=since[0] if since else None,
-        )
 
 
 class ImageStore:
@@ -253,9 +216,7 @@ class ImageStore:
             if since is not None and not _created_key(r) > _created_key(since):
                 continue
             if filters.reference:
-                tags = [
-                    t for t in r.repo_tags if any(_ref_matches(t, p) for p in filters.reference)
-                ]
+                tags = [t for t in r.repo_tags if any(ref_matches(t, p) for p in filters.reference)]
                 if not tags:
                     continue
                 r.repo_tags = tags
@@ -278,7 +239,7 @@ class ImageStore:
             rows.append(
                 {
                     "Id": "<missing>",
-                    "Created": _unix(h.created),
+                    "Created": unix_time(h.created),
                     "CreatedBy": h.created_by,
                     "Tags": None,
                     "Size": size,
@@ -671,44 +632,4 @@ def _is_id_prefix(image_id: str, text: str) -> bool:
 
 
 def _created_key(r: ImageRecord) -> float:
-    return _unix(r.created) or r.added
-
-
-def _unix(created: str) -> int:
-    if not created:
-        return 0
-    from datetime import datetime
-
-    text = created.rstrip("Z")
-    if "." in text:
-        head, frac = text.split(".", 1)
-        text = f"{head}.{frac[:6]}"
-    try:
-        return int(datetime.fromisoformat(text + "+00:00").timestamp())
-    except ValueError:
-        return 0
-
-
-def _label_matches(labels: Mapping[str, str], expr: str) -> bool:
-    key, eq, value = expr.partition("=")
-    if key not in labels:
-        return False
-    return not eq or labels[key] == value
-
-
-def all_labels(labels: Mapping[str, str], exprs: Sequence[str]) -> bool:
-    return all(_label_matches(labels, e) for e in exprs)
-
-
-def _ref_matches(familiar_tag: str, pattern: str) -> bool:
-    """Docker's reference filter: a glob on the familiar name, with or without the tag."""
-    from fnmatch import fnmatchcase
-
-    repo = familiar_tag.rsplit(":", 1)[0] if ":" in familiar_tag.split("/")[-1] else familiar_tag
-    if ":" in pattern.split("/")[-1] or "@" in pattern:
-        return fnmatchcase(familiar_tag, pattern)
-    return fnmatchcase(repo, pattern)
-
-
-def dump_config(config: dict[str, Any]) -> str:
-    return json.dumps(config, sort_keys=True)
+    return unix_time(r.created) or r.added
