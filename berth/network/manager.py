@@ -289,11 +289,27 @@ class NetworkManager:
                     f"container sharing {mode} network cannot be connected to networks"
                 )
             return
-        if not any(self.store.find(r.network).id == self.store.find(mode).id for r in requests):
-            requests.insert(0, EndpointRequest(mode))
         with self._lock:
-            for r in requests:
-                self.connect(r.network, container_id, name, aliases=r.aliases, ip=r.ipv4_address)
+            try:
+                wanted = self.store.find(mode).id
+                if not any(self.store.find(r.network).id == wanted for r in requests):
+                    requests.insert(0, EndpointRequest(mode))
+                for r in requests:
+                    self.connect(
+                        r.network, container_id, name, aliases=r.aliases, ip=r.ipv4_address
+                    )
+            except NotFound as e:
+                # a 404 from container create means "no such image" to docker's CLI,
+                # which would then try to pull: an unknown network is a bad parameter
+                self._forget(container_id)
+                raise InvalidArgument(e.message) from None
+            except BaseException:
+                self._forget(container_id)
+                raise
+
+    def _forget(self, container_id: str) -> None:
+        for ep in self.store.endpoints(container_id=container_id):
+            self.store.delete_endpoint(ep.network_id, container_id)
 
     def unregister_container(self, container_id: str) -> None:
         with self._lock:

@@ -136,6 +136,73 @@ def test_three_tier_through_berthd(daemon, kind, tmp_path):
     assert not [x for x in daemon.leftovers() if x.startswith(("netns", "proxy"))]
 
 
+def test_connect_publish_all_and_bad_input_with_docker_cli(daemon, tmp_path):
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location(
+        "berth_root_conftest", Path(__file__).parents[2] / "conftest.py"
+    )
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
+    cli = _cli("docker", daemon)
+    img = "bt-busybox-extra"
+    tar = busybox_image_tar(tmp_path, conftest.make_busybox_rootfs)
+    with tar.open("rb") as f:
+        subprocess.run(
+            [*cli, "import", "-", img], stdin=f, check=True, capture_output=True, timeout=120
+        )
+    subnet = _free_subnet()
+    try:
+        _run(cli, "network", "create", "--subnet", subnet, "--label", "kind=test", "extra")
+        err = subprocess.run(
+            [*cli, "network", "create", "--subnet", subnet, "extra2"],
+            capture_output=True,
+            text=True,
+        )
+        assert err.returncode != 0 and "overlaps" in err.stderr
+        assert "extra2" not in _run(cli, "network", "ls")
+        err = subprocess.run(
+            [*cli, "run", "-d", "--network", "nosuchnet", img, "true"],
+            capture_output=True,
+            text=True,
+        )
+        assert err.returncode != 0 and "not found" in err.stderr
+        _run(
+            cli,
+            "run",
+            "-d",
+            "--name",
+            "pall",
+            "-P",
+            "--expose",
+            "80",
+            "--expose",
+            "53/udp",
+            img,
+            "sleep",
+            "60",
+        )
+        ports = _run(cli, "port", "pall")
+        assert "80/tcp -> 0.0.0.0:" in ports and "53/udp -> 0.0.0.0:" in ports
+        _run(cli, "network", "connect", "--alias", "second", "extra", "pall")
+        info = json.loads(_run(cli, "inspect", "pall"))[0]
+        nets = info["NetworkSettings"]["Networks"]
+        assert set(nets) == {"bridge", "extra"} and nets["extra"]["Aliases"] == ["second"]
+        assert ipaddress.IPv4Address(nets["extra"]["IPAddress"]) in ipaddress.IPv4Network(subnet)
+        shown = json.loads(_run(cli, "network", "inspect", "extra"))[0]
+        assert info["Id"] in shown["Containers"] and shown["Labels"] == {"kind": "test"}
+        _run(cli, "network", "disconnect", "extra", "pall")
+        assert (
+            "extra"
+            not in json.loads(_run(cli, "inspect", "pall"))[0]["NetworkSettings"]["Networks"]
+        )
+    finally:
+        _run(cli, "rm", "-f", "pall", check=False)
+        _run(cli, "network", "rm", "extra", check=False)
+    assert "pall" not in _run(cli, "ps", "-a")
+
+
 def test_stopped_daemon_leaves_nothing_on_the_host(daemon):
     """Runs last in this module: no bridge, veth, namespace, chain or proxy remains."""
     daemon.stop()
