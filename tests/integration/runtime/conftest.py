@@ -102,11 +102,15 @@ def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
 
 
 def cgroup_dirs(cid: str) -> list[str]:
-    """Every cgroup directory named after the container, in any hierarchy."""
+    """Every cgroup directory named after the container, in any hierarchy.
+
+    (os.walk skips directories that vanish mid-walk: other tests on this
+    machine create and remove cgroups all the time.)
+    """
     found = []
-    for base in Path("/sys/fs/cgroup").iterdir():
-        for path in base.rglob(cid) if base.is_dir() else ():
-            found.append(str(path))
+    for top, dirs, _ in os.walk("/sys/fs/cgroup"):
+        if cid in dirs:
+            found.append(os.path.join(top, cid))
     return found
 
 
