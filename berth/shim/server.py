@@ -27,9 +27,9 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import signal
 import socket
-import sys
 import termios
 import time
 
@@ -127,13 +127,19 @@ def _exit_code(status: int) -> tuple[int, int]:
     return code, 0
 
 
+_CGROUPS_PATH = re.compile(rb'"cgroupsPath"\s*:\s*("(?:[^"\\]|\\.)*")')
+
+
 def _memory_cgroup_files(bundle: str, cid: str) -> list[str]:
     """The files whose `oom_kill` counter tells whether the container was OOM-killed."""
+    # A regular expression, not json.load: the config holds a whole seccomp
+    # profile, and parsing it would leave its objects' pages dirty in the shim.
     try:
         with open(os.path.join(bundle, "config.json"), "rb") as f:
-            cg = (json.load(f).get("linux") or {}).get("cgroupsPath") or ""
-    except (OSError, ValueError):
+            found = _CGROUPS_PATH.search(f.read())
+    except OSError:
         return []
+    cg = json.loads(found.group(1)) if found else ""
     if ":" in cg:  # systemd's slice:prefix:name form: not resolved here
         return []
     if not cg.startswith("/"):
