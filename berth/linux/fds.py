@@ -101,3 +101,16 @@ def execveat(fd: int, argv: list[str], env: list[str]) -> None:
 
 
 _SYS_EXECVEAT = {"x86_64": 322, "aarch64": 281}
+
+
+def receive_fd(listener, what: str) -> int:
+    """Accept one connection on the listening socket `listener` and take the one fd
+    it sends with SCM_RIGHTS (the pty master, for a console socket)."""
+    import socket
+
+    conn, _ = listener.accept()
+    with conn:
+        _, fds, _, _ = socket.recv_fds(conn, 1024, 1)
+    if not fds:
+        raise OSError(71, f"{what}: no file descriptor received")  # EPROTO
+    return fds[0]

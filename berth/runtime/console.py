@@ -5,7 +5,6 @@ stdio (raw mode when stdin is a terminal) until the container's init exits."""
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import select
 import socket
@@ -21,12 +20,9 @@ class ConsoleServer:
         self._sock.listen(1)
 
     def receive(self) -> int:
-        conn, _ = self._sock.accept()
-        with conn:
-            _, fds, _, _ = socket.recv_fds(conn, 1024, 1)
-        if not fds:
-            raise OSError(errno.EPROTO, "console socket: no pty master received")
-        return fds[0]
+        from berth.linux.fds import receive_fd
+
+        return receive_fd(self._sock, f"console socket {self.path}")
 
     def close(self) -> None:
         self._sock.close()
