@@ -178,7 +178,7 @@ def _cleanup(engine: Engine) -> None:
 
 
 @pytest.fixture(scope="session")
-def engine(tmp_path_factory: pytest.TempPathFactory):
+def engine(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
     """A daemon with a `busybox:latest` image; see the module docstring for the choice."""
     rootfs = make_busybox_rootfs(tmp_path_factory.mktemp("cli-busybox") / "rootfs")
     tar = _rootfs_tar(rootfs)
@@ -194,6 +194,10 @@ def engine(tmp_path_factory: pytest.TempPathFactory):
             reasons.append(f"{kind}: {e}")
             shutil.rmtree(root, ignore_errors=True)
             continue
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            note = f" ({'; '.join(reasons)})" if reasons else ""
+            reporter.write_line(f"\ncli integration tests run against {kind}{note}")
         try:
             yield engine
         finally:
