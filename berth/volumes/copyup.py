@@ -7,6 +7,7 @@ symlinks. Only a volume that is still empty is filled.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -62,16 +63,7 @@ def _copy_tree(src: int, dst: int) -> None:
                 dir_fd=dst,
             )
             try:
-                remaining = st.st_size
-                while remaining > 0:
-                    n = os.copy_file_range(s, d, remaining) if hasattr(os, "copy_file_range") else 0
-                    if n <= 0:
-                        data = os.read(s, 1 << 20)
-                        if not data:
-                            break
-                        os.write(d, data)
-                        n = len(data)
-                    remaining -= n
+                _copy_data(s, d, st.st_size)
             finally:
                 os.close(s)
                 os.close(d)
@@ -87,3 +79,20 @@ def _copy_tree(src: int, dst: int) -> None:
         if not stat.S_ISLNK(st.st_mode):
             os.chmod(name, mode, dir_fd=dst)
             os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dst)
+
+
+def _copy_data(src: int, dst: int, size: int) -> None:
+    """copy_file_range where the kernel allows it (same filesystem), read/write otherwise."""
+    remaining = size
+    while remaining > 0:
+        try:
+            n = os.copy_file_range(src, dst, remaining)
+        except OSError as e:
+            if e.errno not in (errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                raise
+            break
+        if n == 0:
+            return
+        remaining -= n
+    while data := os.read(src, 1 << 20):
+        os.write(dst, data)

@@ -18,12 +18,13 @@ import contextlib
 import logging
 import os
 import secrets
+import shutil
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from berth.errors import Conflict, InvalidArgument, NotFound
+from berth.errors import Conflict, InternalError, InvalidArgument, NotFound
 from berth.volumes.copyup import copy_up
 from berth.volumes.driver import VolumeRecord
 from berth.volumes.local import LocalDriver
@@ -196,10 +197,7 @@ class VolumeManager:
                 vol = self.get(m["volume"])
                 mp = self._driver(vol.driver).mount(vol)
                 if rootfs is not None and not m["nocopy"]:
-                    try:
-                        copy_up(rootfs, m["oci"]["destination"], mp)
-                    except OSError as e:
-                        log.warning("volume %s: copy-up failed: %s", vol.name, e)
+                    _fill(vol.name, rootfs, m["oci"]["destination"], mp)
             out.append(m["oci"])
         return out
 
@@ -242,10 +240,7 @@ class VolumeManager:
         drv = self._driver(vol.driver)
         mp = drv.mount(vol) if mount else drv.mountpoint(vol)
         if mount and rootfs is not None and not req.nocopy:
-            try:
-                copy_up(rootfs, req.target, mp)
-            except OSError as e:
-                log.warning("volume %s: copy-up of %s failed: %s", vol.name, req.target, e)
+            _fill(vol.name, rootfs, req.target, mp)
         opts = ["rbind", "rprivate", "ro" if req.readonly else "rw"]
         return (
             ResolvedMount(
@@ -281,6 +276,21 @@ class VolumeManager:
                     self.remove(name)
                     removed.append(name)
             return removed
+
+
+def _fill(name: str, rootfs: Path, target: str, mountpoint: Path) -> None:
+    """Copy-up, all or nothing: a half-filled volume would never be filled again."""
+    try:
+        copy_up(rootfs, target, mountpoint)
+    except OSError as e:
+        for entry in mountpoint.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        raise InternalError(
+            f"volume {name}: copying the image's {target} into it failed: {e}"
+        ) from e
 
 
 def inherited_mounts(inspect_mounts: list[dict], mode: str = "") -> list[MountRequest]:

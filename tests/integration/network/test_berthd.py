@@ -203,6 +203,84 @@ def test_connect_publish_all_and_bad_input_with_docker_cli(daemon, tmp_path):
     assert "pall" not in _run(cli, "ps", "-a")
 
 
+def test_volumes_and_mounts_with_docker_cli(daemon, tmp_path):
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location(
+        "berth_root_conftest", Path(__file__).parents[2] / "conftest.py"
+    )
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
+    cli = _cli("docker", daemon)
+    img = "bt-busybox-vol"
+    tar = busybox_image_tar(tmp_path, conftest.make_busybox_rootfs)
+    with tar.open("rb") as f:
+        subprocess.run(
+            [*cli, "import", "-", img], stdin=f, check=True, capture_output=True, timeout=120
+        )
+
+    def run_to_end(*args: str) -> str:
+        cid = _run(cli, "run", "-d", *args).strip()
+        assert _run(cli, "wait", cid).strip() == "0", _run(cli, "logs", cid)
+        return cid
+
+    made: list[str] = []
+    try:
+        # a new named volume on /etc is first filled with the image's /etc
+        made.append(run_to_end("-v", "btetc:/etc", img, "true"))
+        mountpoint = json.loads(_run(cli, "volume", "inspect", "btetc"))[0]["Mountpoint"]
+        assert "root:x:0:0" in Path(mountpoint, "passwd").read_text()
+        # anonymous volume, shared with --volumes-from, removed by rm -v
+        writer = run_to_end("-v", "/shared", img, "sh", "-c", "echo shared-data > /shared/f")
+        made.append(writer)
+        anon = json.loads(_run(cli, "inspect", writer))[0]["Mounts"][0]["Name"]
+        reader = run_to_end(
+            "--volumes-from", f"{writer}:ro", img, "sh", "-c", "cat /shared/f && ! touch /shared/g"
+        )
+        made.append(reader)
+        assert _run(cli, "logs", reader).strip() == "shared-data"
+        _run(cli, "rm", reader)
+        _run(cli, "rm", "-v", writer)
+        assert anon not in _run(cli, "volume", "ls", "-q")
+        # --mount bind with a missing source is an error; -v creates it; --tmpfs is a tmpfs
+        missing = tmp_path / "not-there"
+        err = subprocess.run(
+            [*cli, "create", "--mount", f"type=bind,src={missing},dst=/x", img, "true"],
+            capture_output=True,
+            text=True,
+        )
+        assert err.returncode != 0 and "does not exist" in err.stderr and not missing.exists()
+        made.append(
+            run_to_end(
+                "-v",
+                f"{missing}:/x",
+                "--tmpfs",
+                "/scratch:size=1m",
+                img,
+                "sh",
+                "-c",
+                "grep ' /scratch tmpfs' /proc/mounts && echo hi > /x/out",
+            )
+        )
+        assert (missing / "out").read_text() == "hi\n"
+        # cp out of a container never follows a symlink to the host
+        trap = run_to_end(img, "ln", "-s", "/", "/escape")
+        made.append(trap)
+        secret = tmp_path / "host-secret"
+        secret.write_text("host only\n")
+        out = subprocess.run(
+            [*cli, "cp", f"{trap}:/escape{secret}", str(tmp_path / "copied")],
+            capture_output=True,
+            text=True,
+        )
+        assert out.returncode != 0 and not (tmp_path / "copied").exists()
+    finally:
+        for cid in made:
+            _run(cli, "rm", "-f", "-v", cid, check=False)
+        _run(cli, "volume", "rm", "btetc", check=False)
+
+
 def test_stopped_daemon_leaves_nothing_on_the_host(daemon):
     """Runs last in this module: no bridge, veth, namespace, chain or proxy remains."""
     daemon.stop()
