@@ -384,3 +384,53 @@ def test_prune_filters_and_index(svc: ImageService, h, data_root: Path) -> None:
     assert report.space_reclaimed == 2
     index = json.loads((data_root / "content" / "index.json").read_text())
     assert index["manifests"] == []
+
+
+def test_load_oci_layout_with_a_multi_platform_index(svc: ImageService) -> None:
+    from berth.image.types import host_platform
+
+    img = svc.make_busybox_image()
+    buf = io.BytesIO()
+    svc.save(["busybox"], buf, fmt="oci")
+    svc.delete("busybox")
+    files: dict[str, bytes] = {}
+    with tarfile.open(fileobj=io.BytesIO(buf.getvalue())) as tf:
+        for m in tf.getmembers():
+            if m.isreg():
+                files[m.name] = tf.extractfile(m).read()
+    real = json.loads(files["index.json"])["manifests"][0]
+    here = host_platform()
+    other = {"architecture": "s390x" if here.architecture != "s390x" else "arm64", "os": "linux"}
+    inner = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {**real, "digest": "sha256:" + "f" * 64, "annotations": {}, "platform": other},
+                {**real, "annotations": {}, "platform": here.to_json()},
+            ],
+        }
+    ).encode()
+    inner_digest = "sha256:" + hashlib.sha256(inner).hexdigest()
+    files[f"blobs/sha256/{inner_digest[7:]}"] = inner
+    files["index.json"] = json.dumps(
+        {
+            "schemaVersion": 2,
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.index.v1+json",
+                    "digest": inner_digest,
+                    "size": len(inner),
+                    "annotations": {"io.containerd.image.name": "docker.io/library/multi:1"},
+                }
+            ],
+        }
+    ).encode()
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tf:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    (loaded,) = svc.load(io.BytesIO(out.getvalue()))
+    assert loaded.image_id == img.id and loaded.names == ("multi:1",)
