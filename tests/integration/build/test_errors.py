@@ -149,3 +149,59 @@ def test_add_url(env, ctx: Path) -> None:
         assert f.read_bytes() == body
         assert oct(f.stat().st_mode & 0o777) == oct(0o600)
         assert int(f.stat().st_mtime) == 1445412480
+
+
+UNREADABLE_PROBE = """
+import os, sys
+from pathlib import Path
+from berth.build.context import Context
+from berth.errors import BerthError
+os.setgid(65534)
+os.setuid(65534)
+ctx = Context(Path(sys.argv[1]))
+for src in ("secret.txt", "dir"):
+    try:
+        sources = ctx.select(src)
+        ctx.digest(sources)
+        print("NO ERROR", src)
+    except BerthError as exc:
+        print(type(exc).__name__, exc)
+"""
+
+
+def test_unreadable_context_files_are_a_clear_error() -> None:
+    """Reading the context as a user who cannot read a file: a clear error naming it."""
+    import shutil
+    import tempfile
+
+    top = Path(tempfile.mkdtemp(prefix="berth-unreadable-"))  # traversable by nobody
+    try:
+        _probe_unreadable(top)
+    finally:
+        shutil.rmtree(top)
+
+
+def _probe_unreadable(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    ctx = tmp_path / "ctx"
+    (ctx / "dir").mkdir(parents=True)
+    (ctx / "secret.txt").write_text("s")
+    (ctx / "dir" / "inner.txt").write_text("i")
+    for p in (ctx / "secret.txt", ctx / "dir" / "inner.txt"):
+        p.chmod(0o000)
+    for p in (tmp_path, ctx, ctx / "dir"):
+        p.chmod(0o755)
+    res = subprocess.run(
+        [sys.executable, "-c", UNREADABLE_PROBE, str(ctx)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines == [
+        "InvalidArgument COPY failed: cannot read secret.txt in the build context: permission denied",
+        "InvalidArgument COPY failed: cannot read dir/inner.txt in the build context: permission denied",
+    ]
