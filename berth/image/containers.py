@@ -90,7 +90,13 @@ class ContainerFilesystems:
                     total += st.st_size
         return total
 
-    def export(self, container_id: str, out: BinaryIO) -> None:
+    def export(self, container_id: str, out: BinaryIO, source: Path | None = None) -> None:
+        """Tar the merged view: from `source` when the caller has it mounted, else
+        from a private read of the snapshot's mounts (overlay allows the second
+        mount of a running container's upper dir because berth mounts with index=off)."""
+        if source is not None and mounting.is_mounted(source):
+            write_tree(source, out)
+            return
         mounts = self.core.snapshotter.mounts(self._key(container_id))
         point = Path(tempfile.mkdtemp(dir=self.core.tmp, prefix="export-"))
         try:

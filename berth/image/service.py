@@ -261,9 +261,12 @@ class ImageService:
         """SizeRw: bytes in the container's writable layer."""
         return self._core.containers.size(container_id)
 
-    def export_container(self, container_id: str, out: BinaryIO) -> None:
-        """`docker export`: a tar of the container's merged filesystem."""
-        self._core.containers.export(container_id, out)
+    def export_container(
+        self, container_id: str, out: BinaryIO, source: Path | None = None
+    ) -> None:
+        """`docker export`: a tar of the container's merged filesystem (read from
+        `source` when the daemon has the rootfs mounted there)."""
+        self._core.containers.export(container_id, out, source)
 
     def commit_container(
         self,

@@ -434,3 +434,20 @@ def test_load_oci_layout_with_a_multi_platform_index(svc: ImageService) -> None:
             tf.addfile(info, io.BytesIO(data))
     (loaded,) = svc.load(io.BytesIO(out.getvalue()))
     assert loaded.image_id == img.id and loaded.names == ("multi:1",)
+
+
+def test_export_while_the_rootfs_is_mounted(svc: ImageService, tmp_path: Path) -> None:
+    img = svc.make_busybox_image()
+    target = tmp_path / "rootfs"
+    svc.prepare_container_rootfs("c-live", img.id, target)
+    try:
+        (target / "root" / "live").write_text("running")
+        for source in (None, target):
+            buf = io.BytesIO()
+            svc.export_container("c-live", buf, source=source)
+            with tarfile.open(fileobj=io.BytesIO(buf.getvalue())) as tf:
+                assert tf.extractfile("root/live").read() == b"running"
+        assert mounting.is_mounted(target)
+    finally:
+        svc.remove_container_rootfs("c-live", target)
+    assert mounting.mounts_under(tmp_path) == []
