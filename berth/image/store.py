@@ -246,10 +246,17 @@ class ImageStore:
                     "Comment": h.comment,
                 }
             )
+        # A row gets an image id when a local image (this one or a parent from a
+        # build or commit) ends at that history entry, as Docker shows them.
+        ancestor: ImageRecord | None = image
+        while ancestor is not None and rows:
+            end = min(len(ancestor.config.history) or len(ancestor.chain_ids), len(rows)) - 1
+            if end >= 0:
+                rows[end]["Id"] = ancestor.id
+                rows[end]["Tags"] = ancestor.repo_tags or None
+            parent = ancestor.parent
+            ancestor = self.get(parent) if parent and self.exists(parent) else None
         rows.reverse()
-        if rows:
-            rows[0]["Id"] = image.id
-            rows[0]["Tags"] = image.repo_tags or None
         return rows
 
     def children(self, image_id: str) -> list[str]:

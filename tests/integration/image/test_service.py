@@ -83,6 +83,8 @@ def test_busybox_image_runs_and_container_layer(svc: ImageService, tmp_path: Pat
             "c-bb", img.id, config={"Cmd": ["cat", "/root/x"]}, tags=["snap:1"]
         )
         assert new.parent == img.id and len(new.chain_ids) == 2
+        ids = [row["Id"] for row in svc.history("snap:1")]
+        assert ids == [new.id, img.id, "<missing>"]  # commit, busybox's CMD, busybox's ADD
         buf = io.BytesIO()
         svc.export_container("c-bb", buf)
         names = _names(buf.getvalue())
