@@ -190,6 +190,13 @@ def _session(
             )
             stack.callback(undo)
         if tty and stdin and sys.stdin.isatty():
+            import signal
+
+            # a SIGTERM/SIGHUP must unwind through RawTerminal, or the user's
+            # terminal is left in raw mode
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                previous = signal.signal(sig, lambda n, _f: sys.exit(128 + n))
+                stack.callback(signal.signal, sig, previous)
             stack.enter_context(streams.RawTerminal(sys.stdin.fileno()))
         return streams.pump(conn, stdin=stdin, tty=tty, detach_keys=keys)
 
