@@ -87,7 +87,7 @@ def create(
     from berth.oci.spec import parse_spec
     from berth.runtime import validate
     from berth.runtime.cgroups.host import open_manager
-    from berth.runtime.create import Plan, kill_quietly, spawn
+    from berth.runtime.create import Plan, connected_console, kill_quietly, spawn
     from berth.runtime.init import init_main, preload
     from berth.runtime.messages import MountsReady, Ready, Resume, receive, send
 
@@ -136,7 +136,8 @@ def create(
         preload(spec.process, spec.linux.seccomp, spec.hooks)
         plan.fifo_fd = os.open(container.fifo, os.O_PATH | os.O_CLOEXEC)
         try:
-            pid, sock = spawn(plan, init_main)
+            with connected_console(plan):
+                pid, sock = spawn(plan, init_main)
         finally:
             os.close(plan.fifo_fd)
         st.pid = pid

@@ -16,8 +16,8 @@ and exits, and the runtime undoes everything it made.
      IdsMapped ─────────────────▶ 5. become root in the user ns;
                                      fork ─────────────────────────▶ 6. setsid; close inherited fds
                                   InitPid(pid), exit; the init          but exec.fifo's (opened by the
-  7. reap the intermediate;       waits for that exit                   runtime); connect to the
-     move the init into the                                             console socket if any
+  7. reap the intermediate;       waits for that exit                   runtime) and the console
+     move the init into the                                             socket it connected
      cgroup*                                                          8. rootfs: mounts, devices
                                                                       9. MountsReady (only with
   10. prestart + createRuntime  ◀─────────────────────────────────────   prestart/createRuntime hooks)
@@ -48,6 +48,7 @@ first, and the program's cwd is checked to be inside the new root.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -85,6 +86,9 @@ class Plan:
         # reach the state dir itself (user namespaces), so it inherits this.
         self.fifo_fd = -1
         self.preserve_fds = 0  # fds 3 .. 3+N-1 of the caller pass into the container
+        # The console socket, connected by the runtime: the path may not be
+        # reachable from the container's namespaces (exec, user namespaces).
+        self.console_fd = -1
         linux = spec.linux
         namespaces = linux.namespaces if linux else []
         self.join = [(n.type, n.path) for n in namespaces if n.path]
@@ -205,6 +209,21 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, 0)
     except ChildProcessError:
         pass
+
+
+@contextlib.contextmanager
+def connected_console(plan):
+    """Connect plan.console_socket (if any) for the children to inherit; close it after."""
+    if not plan.console_socket:
+        yield
+        return
+    from berth.linux.fds import connect_unix
+
+    plan.console_fd = connect_unix(plan.console_socket)
+    try:
+        yield
+    finally:
+        os.close(plan.console_fd)
 
 
 def kill_quietly(pid: int) -> None:

@@ -43,6 +43,7 @@ class ExecPlan:
         # namespace: the exec'd process must never run outside the cgroup.
         self.join_cgroup_early = True
         self.preserve_fds = 0
+        self.console_fd = -1
 
 
 def exec_main(plan: ExecPlan, sock: int) -> None:
@@ -50,12 +51,8 @@ def exec_main(plan: ExecPlan, sock: int) -> None:
 
     try:
         os.setsid()
-        console = None
-        if plan.console_socket:
-            from berth.linux.fds import connect_unix
-
-            console = connect_unix(plan.console_socket)
-        close_all_except({sock, console if console is not None else -1, *preserved(plan)})
+        console = plan.console_fd if plan.console_fd >= 0 else None
+        close_all_except({sock, plan.console_fd, *preserved(plan)})
         if plan.process.terminal:
             open_terminal(plan.process, console, bind_console=False)
         elif console is not None:
@@ -84,7 +81,7 @@ def execute(
     """Start `process` in the container; wait for it unless `detach`. Returns the exit code."""
     from berth.linux import process as prc
     from berth.runtime import runner, state
-    from berth.runtime.create import spawn
+    from berth.runtime.create import connected_console, spawn
     from berth.runtime.init import preload
 
     container = Container.load(root, container_id)
@@ -94,7 +91,8 @@ def execute(
     preload(process, plan.spec.linux.seccomp, None)
     if not detach:
         prc.set_child_subreaper()
-    pid, sock = spawn(plan, exec_main)
+    with connected_console(plan):
+        pid, sock = spawn(plan, exec_main)
     try:
         msg.receive(sock, msg.Ready, "exec process")
     finally:

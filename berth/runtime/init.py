@@ -62,12 +62,8 @@ def init_main(plan: Plan, sock: int) -> None:
     fifo = plan.fifo_fd
     try:
         os.setsid()
-        console = None
-        if plan.console_socket:
-            from berth.linux.fds import connect_unix
-
-            console = connect_unix(plan.console_socket)
-        close_all_except({sock, fifo, console if console is not None else -1, *preserved(plan)})
+        console = plan.console_fd if plan.console_fd >= 0 else None
+        close_all_except({sock, fifo, plan.console_fd, *preserved(plan)})
         # /proc is still the host's here: its "self" is our pid as the hooks must see it.
         plan.host_pid = int(os.readlink("/proc/self"))
         prepared = setup_container(plan, sock, console)

@@ -244,3 +244,38 @@ def test_run_with_a_terminal_relays_the_pty(berth_runc: Runtime, bundle: Bundle)
     expected = (3, "/dev/pts/0\nhi\n")  # text mode folds the pty's \r\n
     assert (result.returncode, result.stdout) == expected, result.stderr
     assert not os.listdir(berth_runc.root)
+
+
+def test_exec_with_a_terminal_through_the_console_socket(
+    berth_runc: Runtime, bundle: Bundle, tmp_path: Path
+):
+    import socket
+
+    bundle.config["process"]["args"] = ["sleep", "60"]
+    bundle.write()
+    cid = berth_runc.new_id()
+    assert berth_runc.detached("run", "-d", "-b", str(bundle.path), cid).returncode == 0
+    path = str(tmp_path / "exec-console.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(path)
+        server.listen(1)
+        result = berth_runc.detached(
+            "exec", "-t", "-d", "--console-socket", path, cid, "sh", "-c", "tty; echo in-exec"
+        )
+        assert result.returncode == 0, result.stderr
+        conn, _ = server.accept()
+        with conn:
+            _, (master,), _, _ = socket.recv_fds(conn, 1024, 1)
+    output = b""
+    try:
+        while b"in-exec" not in output:
+            try:
+                chunk = os.read(master, 1024)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        os.close(master)
+    assert output.decode().split() == ["/dev/pts/0", "in-exec"]
