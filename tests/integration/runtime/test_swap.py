@@ -31,3 +31,21 @@ def test_same_output_and_exit_code(berth_runc: Runtime, runc: Runtime, bundle: B
         theirs.stdout,
         theirs.stderr,
     )
+
+
+def test_rootless_example_config(berth_runc: Runtime, runc: Runtime, bundle: Bundle):
+    """`spec --rootless`'s config (a user namespace, devices bound, /sys bound)."""
+    from berth.runtime.example import example_config
+
+    config = example_config(rootless=True)
+    config["process"]["terminal"] = False
+    config["process"]["args"] = ["sh", "-c", "id; cat /proc/self/uid_map; ls /dev"]
+    config["root"] = bundle.config["root"]
+    ours = berth_runc.run(Bundle(bundle.path, clone(config)))
+    theirs = runc.run(Bundle(bundle.path, clone(config)))
+    assert ours.returncode == 0, ours.stderr
+    assert (ours.returncode, ours.stdout, ours.stderr) == (
+        theirs.returncode,
+        theirs.stdout,
+        theirs.stderr,
+    )
