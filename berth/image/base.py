@@ -152,6 +152,8 @@ def debootstrap_layer(
         os.rename(partial, out)
     finally:
         shutil.rmtree(rootfs, ignore_errors=True)
+        if cache is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
     return BaseLayer(
         tar=out,
         created=_iso(out.stat().st_mtime),
