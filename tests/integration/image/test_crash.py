@@ -119,3 +119,26 @@ def test_kill_during_load(data_root: Path, driver: str, h, point: str) -> None:
     assert loaded.names == ("crashy:1",)
     assert len(svc.resolve("crashy:1").chain_ids) == 4
     _check_consistent(svc, data_root)
+
+
+def test_recover_unmounts_scratch_mounts_and_drops_orphans(
+    svc: ImageService, data_root: Path, h
+) -> None:
+    from berth.linux import mount as m
+
+    svc.make_busybox_image()
+    scratch = data_root / "storage" / "tmp" / "export-crashed"
+    scratch.mkdir()
+    m.mount(str(data_root / "content"), str(scratch), None, m.MS_BIND)
+    # a committed snapshot no layer record names (crash between commit and record)
+    svc.snapshotter.prepare("extract-orphan", None)
+    svc.snapshotter.commit("sha256:" + "e" * 64, "extract-orphan")
+    svc.snapshotter.prepare("extract-half", None)  # an extraction that never finished
+    (data_root / "content" / "ingest" / "partial").write_bytes(b"half a blob")
+    report = svc.recover()
+    assert not mounting.is_mounted(scratch)
+    assert "sha256:" + "e" * 64 in report.snapshots_removed
+    assert "extract-half" in report.snapshots_removed
+    assert report.ingest_removed == 1
+    _check_consistent(svc, data_root)
+    assert [i.repo_tags for i in svc.list_images()] == [["busybox:latest"]]
