@@ -80,7 +80,7 @@ for _name in (
 GROUPS = {"container", "image", "network", "volume", "system", "builder", "manifest", "registry"}
 
 GLOBAL = flags.Spec(
-    "[OPTIONS] COMMAND",
+    "[OPTIONS] COMMAND [ARG...]",
     "A self-sufficient runtime for containers",
     [
         flags.Flag("-H, --host", flags.STR, help="Daemon socket to connect to"),
@@ -130,14 +130,22 @@ class Context:
 
 
 def _usage_error(e: flags.UsageError, name: str, spec: flags.Spec | None) -> int:
+    """Docker's three shapes: bad flag (125), bad argument count (1), unknown command (1)."""
     usage = f"\n\nUsage:  berth {spec.usage}" if spec else ""
-    if e.status == 1:
-        print(
-            f"berth: {e}{usage}\n\nSee 'berth {name} --help' for more information", file=sys.stderr
-        )
+    where = f"berth {name}".strip()
+    if getattr(e, "unknown_command", False):
+        print(f"berth: {e}\n\nRun 'berth --help' for more information", file=sys.stderr)
+    elif e.status == 1:
+        print(f"berth: {e}{usage}\n\nSee '{where} --help' for more information", file=sys.stderr)
     else:
-        print(f"{e}{usage}\n\nRun 'berth {name} --help' for more information", file=sys.stderr)
+        print(f"{e}{usage}\n\nRun '{where} --help' for more information", file=sys.stderr)
     return e.status
+
+
+def _unknown(command: str) -> flags.UsageError:
+    error = flags.UsageError(f"unknown command: berth {command}", 1)
+    error.unknown_command = True  # type: ignore[attr-defined]
+    return error
 
 
 def _top_help() -> str:
@@ -153,20 +161,31 @@ def _top_help() -> str:
     )
 
 
+def _group_help(group: str) -> str:
+    names = sorted({n.split(" ", 1)[1] for n in (*COMMANDS, *ALIASES) if n.startswith(group + " ")})
+    return (
+        f"\nUsage:  berth {group} COMMAND\n\nManage {group}s\n\nCommands:\n"
+        + "".join(f"  {n}\n" for n in names)
+        + f"\nRun 'berth {group} COMMAND --help' for more information on a command.\n"
+    )
+
+
 def resolve(args: list[str]) -> tuple[str, list[str]]:
     """`container ls -a` -> ("ps", ["-a"]); `ps -a` -> ("ps", ["-a"])."""
     first = args[0]
     if first in GROUPS:
-        if len(args) < 2 or args[1].startswith("-"):
-            raise flags.UsageError(f"'berth {first}' requires a subcommand", 1)
+        if len(args) < 2 or args[1] in ("-h", "--help"):
+            raise flags.HelpRequested(_group_help(first))
+        if args[1].startswith("-"):
+            raise flags.UsageError(f"unknown flag: {args[1]}")
         name = f"{first} {args[1]}"
         rest = args[2:]
         name = ALIASES.get(name, name)
         if name not in COMMANDS:
-            raise flags.UsageError(f"unknown command: berth {first} {args[1]}", 1)
+            raise _unknown(f"{first} {args[1]}")
         return name, rest
     if first not in COMMANDS:
-        raise flags.UsageError(f"'{first}' is not a berth command.\nSee 'berth --help'", 1)
+        raise _unknown(first)
     return first, args[1:]
 
 
@@ -178,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(_top_help())
         return 0
     except flags.UsageError as e:
-        return _usage_error(e, "", None)
+        return _usage_error(e, "", GLOBAL)
     if opts["version"]:
         from berth import __version__
 
@@ -191,7 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     spec: flags.Spec | None = None
     name = args[0]
     try:
-        name, rest = resolve(args)
+        try:
+            name, rest = resolve(args)
+        except flags.HelpRequested as e:
+            sys.stdout.write(str(e))
+            return 0
         import importlib
 
         module = importlib.import_module(f"berth.cli.commands.{COMMANDS[name]}")
@@ -202,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(spec.help_text())
             return 0
         flags.check_args(spec, name, positional)
-        func = getattr(module, "run_" + name.replace(" ", "_"))
+        func = getattr(module, "run_" + name.replace(" ", "_").replace("-", "_"))
         return int(func(ctx, values, positional) or 0)
     except flags.UsageError as e:
         return _usage_error(e, name, spec)
