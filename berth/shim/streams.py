@@ -88,6 +88,7 @@ class Conn:
         self.closed = False
         self.closing = False  # close once `out` is flushed
         self.relay: Relay | None = None  # set in stream mode
+        self.streamed = False  # has been in stream mode (a later line is not a request)
         self.stdin = False
         self.stdout = False
         self.stderr = False
@@ -109,6 +110,10 @@ class Conn:
             return
         except OSError:
             data = b""
+        if self.streamed and self.relay is None:
+            if not data:  # detached or ended: only the peer's close matters now
+                self.close()
+            return
         if self.relay is not None:
             if not data:
                 self.loop.want(self.fd, self, read=False)
@@ -240,6 +245,7 @@ class Relay:
 
     def add(self, conn: Conn) -> None:
         conn.relay = self
+        conn.streamed = True
         self.clients.append(conn)
         self.loop.want(conn.fd, conn, read=True)
 
