@@ -281,6 +281,32 @@ def test_volumes_and_mounts_with_docker_cli(daemon, tmp_path):
         _run(cli, "volume", "rm", "btetc", check=False)
 
 
+def test_hosts_and_resolv_conf_flags(daemon, tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "berth_root_conftest", Path(__file__).parents[2] / "conftest.py"
+    )
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
+    cli = _cli("docker", daemon)
+    img = "bt-busybox-files"
+    tar = busybox_image_tar(tmp_path, conftest.make_busybox_rootfs)
+    with tar.open("rb") as f:
+        subprocess.run(
+            [*cli, "import", "-", img], stdin=f, check=True, capture_output=True, timeout=120
+        )
+    cid = _run(cli, "run", "-d", "--hostname", "box", "--add-host", "db.local:10.1.2.3", "--dns", "192.0.2.53",
+               "--dns-search", "corp.test", img, "cat", "/etc/hosts", "/etc/resolv.conf").strip()  # fmt: skip
+    try:
+        assert _run(cli, "wait", cid).strip() == "0"
+        out = _run(cli, "logs", cid)
+        assert "10.1.2.3\tdb.local" in out and "\tbox\n" in out
+        assert "nameserver 192.0.2.53" in out and "search corp.test" in out
+    finally:
+        _run(cli, "rm", "-f", cid, check=False)
+
+
 def test_daemon_restart_keeps_connectivity(daemon, tmp_path):
     import importlib.util
 
