@@ -123,3 +123,27 @@ def test_run_mounts(env, ctx: Path) -> None:
         assert not (root / "cache" / "n").exists()
     env.assert_clean()
     assert mounting.mounts_under(env.root / "build") == []
+
+
+def test_independent_stages_run_at_the_same_time(env, ctx: Path) -> None:
+    """Each stage waits (with a deadline) for a file the other one writes into a shared
+    cache mount: the build only succeeds when both stages run concurrently."""
+    wait = (
+        "RUN --mount=type=cache,id=rendezvous,target=/s "
+        "touch /s/{me} && i=0 && while [ ! -e /s/{other} ]; do "
+        "sleep 0.05; i=$((i+1)); if [ $i -gt 600 ]; then exit 9; fi; done\n"
+    )
+    dockerfile = (
+        "FROM busybox AS left\n"
+        + wait.format(me="left", other="right")
+        + "FROM busybox AS right\n"
+        + wait.format(me="right", other="left")
+        + "FROM busybox\nCOPY --from=left /bin/busybox /l\nCOPY --from=right /bin/busybox /r\n"
+    )
+    cache = env.root / "build" / "cache-mounts"
+    for d in cache.glob("*"):
+        for f in d.glob("*"):
+            f.unlink()
+    result, out = env.build(ctx, dockerfile, no_cache=True)
+    assert result.image_id
+    assert out.index("AS left") < out.index("AS right")
