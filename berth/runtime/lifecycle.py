@@ -56,7 +56,7 @@ def _refusal(op: Op, status: Status, container_id: str) -> str:
     if op is Op.RESUME:
         return "container not paused"
     if op is Op.EXEC:
-        return "cannot exec in a stopped container"
+        return f"cannot exec in a {status.value} container"
     return "container not running"
 
 

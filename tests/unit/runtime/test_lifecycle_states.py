@@ -27,6 +27,7 @@ def test_observe():
         (Op.PAUSE, Status.STOPPED, "container not running"),
         (Op.RESUME, Status.RUNNING, "container not paused"),
         (Op.EXEC, Status.STOPPED, "cannot exec in a stopped container"),
+        (Op.EXEC, Status.PAUSED, "cannot exec in a paused container"),
     ],
 )
 def test_refusals_use_runcs_words(op: Op, status: Status, message: str):
