@@ -17,7 +17,6 @@ nothing. A failed step tags nothing; its container and mounts are removed.
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import json
 import logging
 import os
@@ -26,9 +25,6 @@ import secrets
 import signal as _signal
 import tempfile
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,7 +33,8 @@ from typing import Any
 
 from berth.build import copier, words
 from berth.build.cache import BuildCache, step_key
-from berth.build.context import Context, Source, file_digest, has_wildcards
+from berth.build.context import Context
+from berth.build.copystep import CopyStep
 from berth.build.instructions import (
     PROXY_ARGS,
     Arg,
@@ -57,15 +54,15 @@ from berth.build.instructions import (
     parse_change,
     parse_duration,
 )
+from berth.build.output import Output, Sequencer, familiar_tag
 from berth.build.plan import Plan, make_plan
 from berth.build.runner import RunRequest, StepRunner, resolve_in_root
+from berth.build.state import StageState, StepOutcome, dump, short_id
 from berth.build.views import ImageViews
-from berth.errors import BerthError, InvalidArgument, NotFound
+from berth.errors import InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SHELL = ["/bin/sh", "-c"]
-Output = Callable[[str], None]
 Puller = Callable[[str, Output], None]
 
 
@@ -92,43 +89,6 @@ class BuildOptions:
 class BuildResult:
     image_id: str
     tags: tuple[str, ...] = ()
-
-
-@dataclass(slots=True)
-class _State:
-    """Where a stage is: its current image and container config, its ARGs and shell."""
-
-    stage: Stage
-    image_id: str = ""
-    config: dict[str, Any] = field(default_factory=dict)
-    args: dict[str, str] = field(default_factory=dict)
-    cmd_set: bool = False
-
-    def env(self) -> dict[str, str]:
-        out = dict(self.args)
-        for item in self.config.get("Env") or []:
-            k, _, v = item.partition("=")
-            out[k] = v
-        return out
-
-    @property
-    def shell(self) -> list[str]:
-        return list(self.config.get("Shell") or DEFAULT_SHELL)
-
-    @property
-    def workdir(self) -> str:
-        return self.config.get("WorkingDir") or "/"
-
-
-@dataclass(slots=True)
-class _Outcome:
-    """What a step does after the cache missed: make an image from the parent."""
-
-    config: dict[str, Any]
-    created_by: str
-    key: str
-    make: Callable[[], str] | None = None  # returns the new image id; None: config only
-    author: str = ""
 
 
 class Builder:
@@ -170,7 +130,7 @@ class Builder:
         self._lock = threading.Lock()
         self._stage_images: dict[int, Future[str]] = {}
         self._meta = self._meta_args(dockerfile, opts)
-        seq = _Sequencer(out, [s.index for s in plan.stages])
+        seq = Sequencer(out, [s.index for s in plan.stages])
         # Removing a step's container (unmount, delete its snapshot) overlaps the
         # next steps; the build waits for every removal before it returns.
         self._cleanups = ThreadPoolExecutor(max_workers=2, thread_name_prefix="build-cleanup")
@@ -189,12 +149,12 @@ class Builder:
             out(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed\n")
         if on_built is not None:
             on_built(final)
-        out(f"Successfully built {_short(final)}\n")
+        out(f"Successfully built {short_id(final)}\n")
         tagged = []
         for tag in opts.tags:
             self.images.tag(final, tag)
             tagged.append(tag)
-            out(f"Successfully tagged {_familiar_tag(tag)}\n")
+            out(f"Successfully tagged {familiar_tag(tag)}\n")
         return BuildResult(final, tuple(tagged))
 
     def _meta_args(self, df: Dockerfile, opts: BuildOptions) -> dict[str, str]:
@@ -213,7 +173,7 @@ class Builder:
         with self._lock if hasattr(self, "_lock") else contextlib.nullcontext():
             self._consumed.add(name)
 
-    def _run_stages(self, plan: Plan, seq: _Sequencer) -> str:
+    def _run_stages(self, plan: Plan, seq: Sequencer) -> str:
         futures: dict[int, Future[str]] = {}
         with ThreadPoolExecutor(max_workers=max(1, len(plan.stages))) as pool:
             for st in plan.stages:
@@ -233,7 +193,7 @@ class Builder:
             raise (real or errors)[0]
         return futures[plan.stages[-1].index].result()
 
-    def _stage_thread(self, stage: Stage, fut: Future[str], seq: _Sequencer) -> None:
+    def _stage_thread(self, stage: Stage, fut: Future[str], seq: Sequencer) -> None:
         try:
             for dep in self._plan.deps[stage.index]:
                 try:
@@ -252,7 +212,7 @@ class Builder:
     def _build_stage(self, stage: Stage, out: Output) -> str:
         numbers = iter(self._plan.step_numbers[stage.index])
         total = self._plan.total
-        state = _State(stage)
+        state = StageState(stage)
         out(f"Step {next(numbers)}/{total} : {stage.base.original}\n")
         self._from(state, stage.base, out)
         triggers = list(state.config.get("OnBuild") or [])
@@ -263,7 +223,7 @@ class Builder:
                 inst = parse_change(text, self._df.escape)
                 self._step(state, inst, out)
         else:
-            out(f" ---> {_short(state.image_id) if state.image_id else '(scratch)'}\n")
+            out(f" ---> {short_id(state.image_id) if state.image_id else '(scratch)'}\n")
         for inst in stage.instructions:
             out(f"Step {next(numbers)}/{total} : {inst.original}\n")
             self._step(state, inst, out)
@@ -277,7 +237,7 @@ class Builder:
             raise InvalidArgument("No image was generated. Is your Dockerfile empty?")
         return state.image_id
 
-    def _from(self, state: _State, inst: From, out: Output) -> None:
+    def _from(self, state: StageState, inst: From, out: Output) -> None:
         name = words.expand(inst.image, self._meta, self._df.escape)
         if not name:
             raise InvalidArgument(
@@ -309,13 +269,13 @@ class Builder:
 
     # -- one step ----------------------------------------------------------------
 
-    def _step(self, state: _State, inst: Instruction, out: Output) -> None:
+    def _step(self, state: StageState, inst: Instruction, out: Output) -> None:
         outcome = self._dispatch(state, inst, out)
         parent = state.image_id
         if not self._opts.no_cache:
             hit = self.cache.get(parent, outcome.key)
             if hit is not None:
-                out(f" ---> Using cache\n ---> {_short(hit)}\n")
+                out(f" ---> Using cache\n ---> {short_id(hit)}\n")
                 state.image_id = hit
                 state.config = outcome.config
                 return
@@ -332,21 +292,21 @@ class Builder:
         self.cache.put(parent, outcome.key, image_id)
         state.image_id = image_id
         state.config = outcome.config
-        out(f" ---> {_short(image_id)}\n")
+        out(f" ---> {short_id(image_id)}\n")
 
-    def _dispatch(self, state: _State, inst: Instruction, out: Output) -> _Outcome:
+    def _dispatch(self, state: StageState, inst: Instruction, out: Output) -> StepOutcome:
         esc = self._df.escape
         cfg = json.loads(json.dumps(state.config))
         env = state.env()
 
-        def nop(text: str, **kw: Any) -> _Outcome:
+        def nop(text: str, **kw: Any) -> StepOutcome:
             created_by = f"/bin/sh -c #(nop)  {text}"
-            return _Outcome(cfg, created_by, step_key("nop", created_by, _dump(cfg)), **kw)
+            return StepOutcome(cfg, created_by, step_key("nop", created_by, dump(cfg)), **kw)
 
         if isinstance(inst, Run):
             return self._run(state, inst, cfg, out)
         if isinstance(inst, Copy):
-            return self._copy(state, inst, cfg, env)
+            return self._copy_step().plan(state, inst, cfg, env)
         if isinstance(inst, Command):
             args = list(inst.args) if inst.exec_form else [*state.shell, *inst.args]
             if inst.keyword == "CMD":
@@ -385,7 +345,7 @@ class Builder:
                     state.args[name] = self._meta[name]
                 shown.append(name if default is None else f"{name}={default}")
             outcome = nop(f"ARG {' '.join(shown)}")
-            outcome.key = step_key(outcome.key, _dump(state.args))
+            outcome.key = step_key(outcome.key, dump(state.args))
             return outcome
         if isinstance(inst, Words):
             if inst.keyword == "EXPOSE":
@@ -446,7 +406,7 @@ class Builder:
 
     # -- RUN -------------------------------------------------------------------
 
-    def _run(self, state: _State, inst: Run, cfg: dict[str, Any], out: Output) -> _Outcome:
+    def _run(self, state: StageState, inst: Run, cfg: dict[str, Any], out: Output) -> StepOutcome:
         argv = list(inst.command) if inst.exec_form else [*state.shell, inst.command[0]]
         run_args = {k: v for k, v in state.args.items() if not _in_env(cfg, k)}
         shown_args = {k: v for k, v in run_args.items() if k not in PROXY_ARGS}
@@ -457,7 +417,7 @@ class Builder:
         env = [*(cfg.get("Env") or []), *(f"{k}={v}" for k, v in run_args.items())]
         network = inst.network or self._opts.network
         mounts, mount_keys = self._run_mounts(state, inst)
-        key = step_key("run", created_by, _dump(cfg), _dump(run_args), network, *mount_keys)
+        key = step_key("run", created_by, dump(cfg), dump(run_args), network, *mount_keys)
         parent = state.image_id
 
         def make() -> str:
@@ -489,9 +449,9 @@ class Builder:
             out(f"Removing intermediate container {cid[:12]}\n")
             return image.id
 
-        return _Outcome(cfg, created_by, key, make)
+        return StepOutcome(cfg, created_by, key, make)
 
-    def _run_mounts(self, state: _State, inst: Run) -> tuple[list[dict[str, Any]], list[str]]:
+    def _run_mounts(self, state: StageState, inst: Run) -> tuple[list[dict[str, Any]], list[str]]:
         env = state.env()
         mounts: list[dict[str, Any]] = []
         keys: list[str] = []
@@ -550,7 +510,7 @@ class Builder:
 
     # -- WORKDIR ---------------------------------------------------------------
 
-    def _workdir(self, state: _State, cfg: dict[str, Any], value: str) -> _Outcome:
+    def _workdir(self, state: StageState, cfg: dict[str, Any], value: str) -> StepOutcome:
         path = posixpath.normpath(posixpath.join(state.workdir, value))
         cfg["WorkingDir"] = path
         created_by = f"/bin/sh -c #(nop) WORKDIR {path}"
@@ -570,7 +530,7 @@ class Builder:
                 ).id
             return self._layer_image(parent, cfg, created_by, entries)
 
-        return _Outcome(cfg, created_by, step_key("workdir", path, _dump(cfg)), make)
+        return StepOutcome(cfg, created_by, step_key("workdir", path, dump(cfg)), make)
 
     def _layer_image(
         self, parent: str, cfg: dict[str, Any], created_by: str, entries: list[copier.Entry]
@@ -584,7 +544,17 @@ class Builder:
 
     # -- COPY / ADD ---------------------------------------------------------------
 
-    def _source_image(self, state: _State, name: str) -> str:
+    def _copy_step(self) -> CopyStep:
+        return CopyStep(
+            context=self._ctx,
+            views=self.views,
+            escape=self._df.escape,
+            tmp_dir=self._tmp_dir(),
+            source_image=self._source_image,
+            layer_image=self._layer_image,
+        )
+
+    def _source_image(self, state: StageState, name: str) -> str:
         stage = self._df.stage(name)
         if stage is not None:
             if stage.index >= state.stage.index:
@@ -596,197 +566,9 @@ class Builder:
             raise InvalidArgument(f"invalid from flag value {name}: no stage with index {name}")
         return self._base_image(name, lambda _t: None)
 
-    def _copy(
-        self, state: _State, inst: Copy, cfg: dict[str, Any], env: dict[str, str]
-    ) -> _Outcome:
-        esc = self._df.escape
-        kw = inst.keyword
-        dest = words.expand(inst.dest, env, esc)
-        dest_is_dir_syntax = dest.endswith("/") or dest in (".", "..")
-        if not dest.startswith("/"):
-            dest = posixpath.join(state.workdir, dest)
-        dest = posixpath.normpath(dest) if dest != "/" else "/"
-        chown = words.expand(inst.chown, env, esc) if inst.chown else ""
-        chmod = copier.parse_chmod(words.expand(inst.chmod, env, esc)) if inst.chmod else None
-        parent = state.image_id
-        # What the step reads: heredocs, context files, another image, URLs.
-        heredocs: list[tuple[str, bytes]] = []
-        sources: list[Source] = []
-        urls: list[str] = []
-        from_image = ""
-        ctx = self._ctx
-        if inst.heredocs:
-            for h in inst.heredocs:
-                text = words.expand_text(h.content, env) if h.expand else h.content
-                heredocs.append((h.name, text.encode()))
-        else:
-            if inst.from_:
-                from_image = self._source_image(state, words.expand(inst.from_, env, esc))
-                ctx = Context(self.views.root(from_image))
-            for raw in inst.sources:
-                src = raw if inst.exec_form else words.expand(raw, env, esc)
-                if inst.is_add and _is_url(src):
-                    urls.append(src)
-                    continue
-                try:
-                    sources.extend(ctx.select(src))
-                except BerthError as exc:
-                    raise type(exc)(exc.message.replace("COPY failed", f"{kw} failed")) from None
-        count = len(heredocs) + len(sources) + len(urls)
-        wild = any(has_wildcards(s) for s in inst.sources)
-        if (len(inst.sources) > 1 or count > 1) and not dest_is_dir_syntax:
-            raise InvalidArgument(
-                f"When using {kw} with more than one source file, the destination must be a "
-                "directory and end with a /"
-            )
-        fetched = [self._fetch(url) for url in urls]
-        content = ctx.digest(sources) if sources else ""
-        digest_parts = [content, *(file_digest(p) for p, _n, _m in fetched)]
-        digest_parts += [step_key(n, d.decode("utf-8", "replace")) for n, d in heredocs]
-        kind = (
-            "multi" if count > 1 or wild else ("dir" if sources and sources[0].is_dir else "file")
-        )
-        created_by = f"/bin/sh -c #(nop) {kw} {kind}:{step_key(*digest_parts)[7:]} in {dest} "
-        key = step_key(kw, created_by, from_image, chown, str(chmod), _dump(cfg))
-
-        def make() -> str:
-            try:
-                root = self.views.root(parent)
-                uid, gid = _chown_ids(root, chown) if chown else (0, 0)
-                target = resolve_in_root(root, dest)
-                rel_dest = target.relative_to(root).as_posix()
-                into_dir = dest_is_dir_syntax or target.is_dir() or count > 1
-                entries: list[copier.Entry] = []
-                made: set[str] = set()
-
-                def ensure_parents(path: str) -> None:
-                    for p in copier.parents(path):
-                        if p not in made and not (root / p).exists():
-                            entries.append(copier.Entry(p, "dir", 0o755, uid, gid))
-                        made.add(p)
-
-                def place(name: str) -> str:
-                    if into_dir:
-                        return f"{rel_dest}/{name}".lstrip("/") if rel_dest != "." else name
-                    return rel_dest
-
-                for name, data in heredocs:
-                    path = place(name)
-                    ensure_parents(path)
-                    mode = chmod if chmod is not None else 0o644
-                    entries.append(copier.Entry(path, "data", mode, uid, gid, data=data))
-                for path_on_disk, name, mtime in fetched:
-                    path = place(name)
-                    ensure_parents(path)
-                    mode = chmod if chmod is not None else 0o600
-                    entries.append(
-                        copier.Entry(path, "file", mode, uid, gid, mtime, source=path_on_disk)
-                    )
-                for src in sources:
-                    if src.is_dir:
-                        base = rel_dest if rel_dest != "." else ""
-                        if base:
-                            ensure_parents(base + "/x")
-                            if not (root / base).exists():
-                                top = copier.entry_for(src.path, base, uid, gid, chmod)
-                                entries.append(top)
-                        for rel, disk in ctx.walk(src):
-                            p = f"{base}/{rel}" if base else rel
-                            entries.append(copier.entry_for(disk, p, uid, gid, chmod))
-                        continue
-                    path = place(posixpath.basename(src.rel) or src.path.name)
-                    if inst.is_add and not from_image and copier.archive_kind(src.path):
-                        base = rel_dest if rel_dest != "." else ""
-                        if base:
-                            ensure_parents(base + "/x")
-                        entries.append(copier.Entry(base, "archive", archive=src.path))
-                        continue
-                    ensure_parents(path)
-                    entries.append(copier.entry_for(src.path, path, uid, gid, chmod))
-                return self._layer_image(parent, cfg, created_by, entries)
-            finally:
-                for p, _n, _m in fetched:
-                    with contextlib.suppress(OSError):
-                        os.unlink(p)
-
-        return _Outcome(cfg, created_by, key, make)
-
-    def _fetch(self, url: str) -> tuple[Path, str, float]:
-        """Download an ADD URL to a temporary file: (path, file name, mtime)."""
-        name = posixpath.basename(urllib.parse.urlparse(url).path) or "index.html"
-        fd, tmp = tempfile.mkstemp(dir=self._tmp_dir(), prefix="add-")
-        try:
-            with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=30) as resp:
-                while chunk := resp.read(1 << 20):
-                    f.write(chunk)
-                modified = resp.headers.get("Last-Modified")
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            os.unlink(tmp)
-            reason = getattr(exc, "reason", exc)
-            raise InvalidArgument(f"ADD failed: cannot download {url}: {reason}") from None
-        mtime = 0.0
-        if modified:
-            with contextlib.suppress(TypeError, ValueError):
-                mtime = email.utils.parsedate_to_datetime(modified).timestamp()
-        return Path(tmp), name, mtime
-
 
 class _Cancelled(Exception):
     pass
-
-
-class _Sequencer:
-    """Releases each stage's output in stage order; the current stage streams live."""
-
-    def __init__(self, out: Output, order: list[int]) -> None:
-        self.out = out
-        self.order = order
-        self.pos = 0
-        self.buffers: dict[int, list[str]] = {i: [] for i in order}
-        self.done: set[int] = set()
-        self.lock = threading.Lock()
-
-    def write(self, stage: int, text: str) -> None:
-        with self.lock:
-            if self.pos < len(self.order) and self.order[self.pos] == stage:
-                self.out(text)
-            else:
-                self.buffers[stage].append(text)
-
-    def finish(self, stage: int) -> None:
-        with self.lock:
-            self.done.add(stage)
-            while self.pos < len(self.order) and self.order[self.pos] in self.done:
-                self.pos += 1
-                if self.pos < len(self.order):
-                    nxt = self.order[self.pos]
-                    for text in self.buffers[nxt]:
-                        self.out(text)
-                    self.buffers[nxt] = []
-
-    def flush_all(self) -> None:
-        with self.lock:
-            for i in self.order[self.pos :]:
-                for text in self.buffers[i]:
-                    self.out(text)
-                self.buffers[i] = []
-
-
-def _dump(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
-
-
-def _short(image_id: str) -> str:
-    return image_id.removeprefix("sha256:")[:12]
-
-
-def _familiar_tag(tag: str) -> str:
-    from berth.image import reference as refs
-
-    try:
-        return refs.parse(tag).tagged_or_latest().familiar()
-    except BerthError:
-        return tag
 
 
 def _in_env(cfg: dict[str, Any], name: str) -> bool:
@@ -800,10 +582,6 @@ def _bind(source: str, target: str, ro: bool) -> dict[str, Any]:
         "source": source,
         "options": ["rbind", "rprivate", "ro" if ro else "rw"],
     }
-
-
-def _is_url(src: str) -> bool:
-    return src.startswith(("http://", "https://"))
 
 
 def _ports(word: str) -> list[str]:
@@ -832,15 +610,3 @@ def _check_signal(value: str) -> None:
         return
     if not hasattr(_signal.Signals, name) and name not in _signal.Signals.__members__:
         raise InvalidArgument(f"Invalid signal: {value}")
-
-
-def _chown_ids(root: Path, spec: str) -> tuple[int, int]:
-    """--chown=user[:group] with names from the image's files; no group: gid = uid."""
-    from berth.oci.builder import resolve_user
-
-    user, _, group = spec.partition(":")
-    uid = int(user) if user.isdigit() else resolve_user(root, user, [])[0].uid
-    if not group:
-        return uid, uid
-    gid = int(group) if group.isdigit() else resolve_user(root, f"0:{group}", [])[0].gid
-    return uid, gid
