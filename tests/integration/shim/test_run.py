@@ -119,3 +119,41 @@ def test_state_reports_running_container(shims):
     assert json.loads((shim.state_dir / "shim.pid").read_text()) == shim.shim_pid
     shim.kill(9)
     assert shim.wait().signal == 9
+
+
+def test_concurrent_spawns_share_one_zygote(runc_shims, tmp_path):
+    """Spawns racing for a zygote that does not run yet: one starts, all succeed."""
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+    fresh = Path(tempfile.mkdtemp(prefix="bshim-c-", dir="/tmp"))
+    runc_shims.socket_dir = fresh
+    try:
+        specs = [runc_shims.spec(["sh", "-c", f"exit {i}"]) for i in range(8)]
+        with ThreadPoolExecutor(8) as pool:
+            shims = list(pool.map(client.spawn, specs))
+        assert sorted(s.wait().exit_code for s in shims) == list(range(8))
+        for s in shims:
+            wait_for(lambda s=s: not alive(s.shim_pid), what="shim exit")
+        zygotes = [pid for pid in _pids() if str(fresh) in _cmdline(pid)]
+        assert zygotes == [client.zygote_pid(fresh)]
+    finally:
+        runc_shims.cleanup()
+        runc_shims.ids.clear()
+        client.stop_zygote(fresh)
+        import shutil
+
+        shutil.rmtree(fresh, ignore_errors=True)
+
+
+def _pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
