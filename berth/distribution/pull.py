@@ -181,7 +181,10 @@ class Puller:
             layers.append(_Layer(desc, config.diff_ids[i], chain[i], present))
         # Docker's rule: "up to date" when the name already meant this image.
         up_to_date = all(x.present for x in layers) and self._names_image(ref, image_id)
-        fetched = self._fetch_and_unpack(client, repo, parsed, layers, report)
+        # Up to date: Docker prints no layer lines at all.
+        fetched = self._fetch_and_unpack(
+            client, repo, parsed, layers, Reporter(None) if up_to_date else report
+        )
         self.content.write_bytes(r.top.body, r.top.digest)  # type: ignore[attr-defined]
         if r.manifest is not r.top:
             self.content.write_bytes(r.manifest.body, r.manifest.digest)  # type: ignore[attr-defined]

@@ -132,7 +132,11 @@ def test_pull_from_registry(
     # Again: nothing to download.
     [again] = engine.pull(ref)
     assert not again.downloaded and again.bytes_fetched == 0
-    assert engine.statuses()[-1] == f"Status: Image is up to date for {ref}"
+    assert engine.statuses() == [
+        "Pulling from team/bb",
+        f"Digest: {layout.manifest_digest}",
+        f"Status: Image is up to date for {ref}",
+    ]
 
 
 def test_shared_layers_already_exist_and_only_new_bytes_move(
