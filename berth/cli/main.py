@@ -29,19 +29,26 @@ COMMANDS: dict[str, str] = {
     **dict.fromkeys(
         (
             "ps", "stop", "restart", "kill", "rm", "logs", "top", "wait", "rename",
-            "pause", "unpause", "diff", "export", "cp", "port", "update", "stats",
+            "pause", "unpause", "diff", "export", "cp", "port", "update",
             "commit", "container prune",
         ),
         "containers",
     ),
     **dict.fromkeys(
         (
-            "images", "rmi", "tag", "history", "save", "load", "import", "pull",
-            "push", "image prune", "build", "login", "logout", "search",
-            "manifest inspect", "registry garbage-collect", "registry serve",
+            "images", "rmi", "tag", "history", "save", "load", "import", "image prune",
         ),
         "images",
     ),
+    **dict.fromkeys(
+        (
+            "pull", "push", "login", "logout", "search", "manifest inspect",
+            "registry serve", "registry garbage-collect",
+        ),
+        "registry",
+    ),
+    "build": "build",
+    "stats": "stats",
     **dict.fromkeys(
         ("version", "info", "events", "inspect", "system df", "system prune"),
         "system",

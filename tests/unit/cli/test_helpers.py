@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from berth.cli import auth, buildcontext, copying, refs
-from berth.cli.commands.containers import stats_row
+from berth.cli.commands.stats import stats_row
 from berth.cli.commands.system import disk_usage_rows, format_event
 
 
