@@ -517,13 +517,16 @@ class Builder:
         parent = state.image_id
 
         def make() -> str:
-            root = self.views.root(parent)
-            rel = resolve_in_root(root, path).relative_to(root).as_posix()
-            entries = [
-                copier.Entry(p, "dir", 0o755)
-                for p in [*copier.parents(rel + "/x")]
-                if not (root / p).exists()
-            ]
+            root = self.views.acquire(parent)
+            try:
+                rel = resolve_in_root(root, path).relative_to(root).as_posix()
+                entries = [
+                    copier.Entry(p, "dir", 0o755)
+                    for p in [*copier.parents(rel + "/x")]
+                    if not (root / p).exists()
+                ]
+            finally:
+                self.views.release(parent, self._cleanups)
             if not entries:
                 return self.images.create_image(
                     config=cfg, parent=parent, layer=None, created_by=created_by
@@ -552,6 +555,7 @@ class Builder:
             tmp_dir=self._tmp_dir(),
             source_image=self._source_image,
             layer_image=self._layer_image,
+            pool=self._cleanups,
         )
 
     def _source_image(self, state: StageState, name: str) -> str:

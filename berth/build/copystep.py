@@ -13,6 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,9 @@ class CopyStep:
         tmp_dir: Path,
         source_image: Callable[[StageState, str], str],
         layer_image: Callable[[str, dict[str, Any], str, list[copier.Entry]], str],
+        pool: Executor,
     ) -> None:
+        self.pool = pool
         self.context = context
         self.views = views
         self.escape = escape
@@ -101,7 +104,7 @@ class CopyStep:
 
         def make() -> str:
             try:
-                root = self.views.root(parent)
+                root = self.views.acquire(parent)
                 uid, gid = chown_ids(root, chown) if chown else (0, 0)
                 target = resolve_in_root(root, dest)
                 rel_dest = target.relative_to(root).as_posix()
@@ -155,6 +158,7 @@ class CopyStep:
                     entries.append(copier.entry_for(src.path, path, uid, gid, chmod))
                 return self.layer_image(parent, cfg, created_by, entries)
             finally:
+                self.views.release(parent, self.pool)
                 for p, _n, _m in fetched:
                     with contextlib.suppress(OSError):
                         os.unlink(p)
