@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from berth.errors import Conflict, Forbidden, InvalidArgument, NotFound
-from berth.network import hosts, ipam, nat, netlink, ports
+from berth.network import hosts, ipam, nat, netlink, ports, views
 from berth.network.bridge import BridgeDriver, NullDriver
 from berth.network.dns import DnsTable, EmbeddedDns
 from berth.network.driver import Endpoint, NetworkRecord
@@ -130,19 +130,13 @@ class NetworkManager:
     # -- networks -------------------------------------------------------------
 
     def _taken(self, exclude: str | None = None) -> list[ipaddress.IPv4Network]:
+        """Subnets a new network must not overlap: other networks' and the host's routes."""
         taken = [
             ipaddress.IPv4Network(n.subnet)
             for n in self.store.networks()
             if n.subnet and n.id != exclude
         ]
-        ours = {n.bridge for n in self.store.networks() if n.bridge}
-        taken += [r for r in netlink.host_routes(self.cfg.host_netns) if not self._is_ours(r, ours)]
-        return taken
-
-    def _is_ours(self, route: ipaddress.IPv4Network, bridges: set[str | None]) -> bool:
-        return any(
-            n.subnet and ipaddress.IPv4Network(n.subnet) == route for n in self.store.networks()
-        )
+        return taken + netlink.host_routes(self.cfg.host_netns)
 
     def _ensure_predefined(self) -> None:
         with self._lock:
@@ -535,7 +529,7 @@ class NetworkManager:
                 nat.PortMapping(r.proto, r.host_ip, hp, row0.ip, r.container_port)
                 for r, hp in zip(requests, proxy.host_ports, strict=True)
             ]
-            sb = replace(sb, ports=[_mapping_dict(m) for m in applied])
+            sb = replace(sb, ports=[views.mapping_dict(m) for m in applied])
             self.store.put_sandbox(sb)
             driver = self.drivers[net0.driver]
             if isinstance(driver, BridgeDriver):
@@ -561,7 +555,7 @@ class NetworkManager:
                 dns_search=req.dns_search,
                 dns_options=req.dns_options,
             ),
-            ports_view(applied, requests),
+            views.ports_view(applied),
         )
 
     def _recheck_default_subnet(self) -> None:
@@ -677,92 +671,14 @@ class NetworkManager:
     def _host_resolv(self) -> hosts.ResolvConf:
         return hosts.parse_resolv_conf(_read(self.cfg.resolv_conf))
 
-    # -- views (Docker's JSON shapes) ----------------------------------------
+    # -- views (Docker's JSON shapes, in berth.network.views) -----------------
 
     def network_settings(self, container_id: str, network_mode: str = "bridge") -> dict:
         """Container inspect's NetworkSettings, in Docker's shape."""
-        sb = self.store.sandbox(container_id)
-        networks: dict[str, dict] = {}
-        mode = "bridge" if network_mode in ("", "default") else network_mode
-        if mode in ("host", "none"):
-            net = self.store.find(mode)
-            networks[mode] = _endpoint_settings(net, None)
-        for row in self.store.endpoints(container_id=container_id):
-            net = self.store.find(row.network_id)
-            networks[net.name] = _endpoint_settings(net, row)
-        main = networks.get("bridge") or {}
-        return {
-            "Bridge": "",
-            "SandboxID": hashlib.sha256(sb.netns_path.encode()).hexdigest()
-            if sb and sb.netns_path
-            else "",
-            "HairpinMode": False,
-            "LinkLocalIPv6Address": "",
-            "LinkLocalIPv6PrefixLen": 0,
-            "Ports": self.ports_of(container_id),
-            "SandboxKey": (sb.netns_path or "") if sb else "",
-            "SecondaryIPAddresses": None,
-            "SecondaryIPv6Addresses": None,
-            "EndpointID": main.get("EndpointID", ""),
-            "Gateway": main.get("Gateway", ""),
-            "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0,
-            "IPAddress": main.get("IPAddress", ""),
-            "IPPrefixLen": main.get("IPPrefixLen", 0),
-            "IPv6Gateway": "",
-            "MacAddress": main.get("MacAddress", ""),
-            "Networks": networks,
-        }
+        return views.network_settings(self.store, container_id, network_mode)
 
     def ports_of(self, container_id: str) -> dict[str, list[dict[str, str]] | None]:
-        sb = self.store.sandbox(container_id)
-        if sb is None:
-            return {}
-        return ports_view([nat.PortMapping(**m) for m in sb.ports], [])
-
-
-def _endpoint_settings(net: NetworkRecord, row: EndpointRow | None) -> dict:
-    """One entry of NetworkSettings.Networks."""
-    live = row is not None and row.ip is not None
-    prefix = ipaddress.IPv4Network(net.subnet).prefixlen if net.subnet else 0
-    return {
-        "IPAMConfig": {"IPv4Address": row.requested_ip} if row and row.requested_ip else None,
-        "Links": None,
-        "Aliases": list(row.aliases) if row and row.aliases else None,
-        "MacAddress": (row.mac or "") if row else "",
-        "DriverOpts": None,
-        "NetworkID": net.id,
-        "EndpointID": row.endpoint_id if live else "",
-        "Gateway": (net.gateway or "") if live else "",
-        "IPAddress": row.ip if live else "",
-        "IPPrefixLen": prefix if live else 0,
-        "IPv6Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
-        "DNSNames": [row.container_name, *row.aliases, row.container_id[:12]]
-        if row and net.name != "bridge"
-        else None,
-    }
-
-
-def _mapping_dict(m: nat.PortMapping) -> dict:
-    return {
-        "proto": m.proto,
-        "host_ip": m.host_ip,
-        "host_port": m.host_port,
-        "container_ip": m.container_ip,
-        "container_port": m.container_port,
-    }
-
-
-def ports_view(applied: list[nat.PortMapping], requests: list[ports.PortRequest]) -> dict:
-    """NetworkSettings.Ports: {'80/tcp': [{'HostIp': '0.0.0.0', 'HostPort': '32768'}]}."""
-    out: dict[str, list[dict[str, str]] | None] = {}
-    for m in applied:
-        out.setdefault(f"{m.container_port}/{m.proto}", []).append(
-            {"HostIp": m.host_ip or "0.0.0.0", "HostPort": str(m.host_port)}
-        )
-    return out
+        return views.ports_of(self.store, container_id)
 
 
 def _read(path: Path) -> str:

@@ -2,8 +2,8 @@ import pytest
 
 from berth.errors import InvalidArgument
 from berth.network import hosts, nat
-from berth.network.manager import ports_view
 from berth.network.ports import PortRequest, parse_publish, requested_mappings
+from berth.network.views import ports_view
 
 
 def test_publish_specs_like_docker():
