@@ -15,10 +15,15 @@ def host_version() -> int:
     raise OSError(2, "no cgroup hierarchy is mounted on this host")
 
 
-def cgroups_path(spec_path: str | None, container_id: str) -> str:
-    """The spec's cgroupsPath; systemd's "slice:prefix:name" becomes /slice/prefix-name.scope."""
+def cgroups_path(spec_path: str | None, container_id: str, version: int = 1) -> str:
+    """The spec's cgroupsPath; systemd's "slice:prefix:name" becomes /slice/prefix-name.scope.
+
+    Without one: on v1, the container id under berth-runc's own cgroup; on v2,
+    /<id> at the root, because a v2 cgroup that holds processes (as
+    berth-runc's own does) cannot give controllers to children.
+    """
     if not spec_path:
-        return container_id
+        return container_id if version == 1 else f"/{container_id}"
     if ":" in spec_path:
         slice_, prefix, name = ([*spec_path.split(":"), "", ""])[:3]
         return f"/{slice_ or 'system.slice'}/{prefix + '-' if prefix else ''}{name or container_id}.scope"
@@ -27,8 +32,9 @@ def cgroups_path(spec_path: str | None, container_id: str) -> str:
 
 def open_manager(spec_path: str | None, container_id: str):
     """A new manager for the container's cgroup (not created yet)."""
-    path = cgroups_path(spec_path, container_id)
-    if host_version() == 1:
+    version = host_version()
+    path = cgroups_path(spec_path, container_id, version)
+    if version == 1:
         from berth.runtime.cgroups import v1
 
         return v1.Manager.for_path(path)

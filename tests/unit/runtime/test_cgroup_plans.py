@@ -76,6 +76,7 @@ def test_v2_plan_converts_units():
 
 def test_systemd_style_paths():
     assert cgroups_path(None, "c1") == "c1"
+    assert cgroups_path(None, "c1", version=2) == "/c1"
     assert cgroups_path("/a/b", "c1") == "/a/b"
     assert cgroups_path("system.slice:berth:c1", "c1") == "/system.slice/berth-c1.scope"
 
