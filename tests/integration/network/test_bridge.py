@@ -352,3 +352,34 @@ def test_without_userland_proxy_loopback_goes_through_the_kernel(host_ns, exec_r
         mgr.shutdown_host_state()
     assert mgr.iptables.list_rules("nat", "BERTH") == []  # chains gone
     assert "BERTH" not in "".join(mgr.iptables.list_rules("nat", "OUTPUT"))
+
+
+def test_udp_port_through_the_proxy(manager, host_ns):
+    import socket
+    import threading
+
+    from berth.network.netlink import sockets_in
+
+    manager.create_network("btudp", subnet="10.77.11.0/24")
+    info = _start(
+        manager, "u" * 64, "dns", "btudp", port_bindings={"5353/udp": [{"HostIp": "127.0.0.1"}]}
+    )
+    (server,) = sockets_in(info.netns_path, [(socket.AF_INET, socket.SOCK_DGRAM, 0)])
+    server.bind(("0.0.0.0", 5353))
+
+    def echo() -> None:
+        data, peer = server.recvfrom(1024)
+        server.sendto(b"echo:" + data, peer)
+
+    t = threading.Thread(target=echo, daemon=True)
+    t.start()
+    port = int(info.ports["5353/udp"][0]["HostPort"])
+    (client,) = sockets_in(host_ns, [(socket.AF_INET, socket.SOCK_DGRAM, 0)])
+    try:
+        client.settimeout(10)
+        client.sendto(b"ping", ("127.0.0.1", port))
+        assert client.recv(1024) == b"echo:ping"
+    finally:
+        client.close()
+        server.close()
+        manager.unregister_container("u" * 64)
