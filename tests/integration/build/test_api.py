@@ -152,3 +152,24 @@ def test_commit(berthd: Daemon) -> None:
         assert state["Running"] and not state["Paused"]
     finally:
         berthd.docker("rm", "-f", cid, check=False)
+
+
+def test_from_pulls_missing_images_and_pull_flag(berthd: Daemon, tmp_path: Path) -> None:
+    from berth.distribution.testing import start_berth_registry, stop
+
+    reg = start_berth_registry(tmp_path / "registry")
+    try:
+        ref = f"{reg.host}/base:1"
+        berthd.docker("tag", "busybox:latest", ref)
+        berthd.docker("push", ref)
+        berthd.docker("rmi", ref)
+        ctx = tmp_path / "ctx"
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text(f"FROM {ref}\nRUN echo pulled > /p\n")
+        out = berthd.docker("build", "-t", "pulled:1", str(ctx)).stdout.decode()
+        assert berthd.inspect(ref)["Id"]  # the base arrived through the registry
+        assert "Step 2/2 : RUN echo pulled > /p" in out
+        out = berthd.docker("build", "--pull", "-t", "pulled:1", str(ctx)).stdout.decode()
+        assert "Using cache" in out  # same base digest: the cache still applies
+    finally:
+        stop(reg.proc)
