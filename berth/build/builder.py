@@ -56,7 +56,7 @@ from berth.build.instructions import (
 )
 from berth.build.output import Output, Sequencer, familiar_tag
 from berth.build.plan import Plan, make_plan
-from berth.build.runner import RunRequest, StepRunner, resolve_in_root
+from berth.build.runner import BUILD_CONTAINER_PREFIX, RunRequest, StepRunner, resolve_in_root
 from berth.build.state import StageState, StepOutcome, dump, short_id
 from berth.build.views import ImageViews
 from berth.errors import InvalidArgument, NotFound
@@ -423,8 +423,9 @@ class Builder:
         def make() -> str:
             if not parent:
                 raise InvalidArgument("RUN cannot run on an empty image (FROM scratch)")
-            cid = secrets.token_hex(32)
-            out(f" ---> Running in {cid[:12]}\n")
+            short = secrets.token_hex(32)
+            cid = BUILD_CONTAINER_PREFIX + short
+            out(f" ---> Running in {short[:12]}\n")
             try:
                 code = self.runner.run(
                     RunRequest(
@@ -446,7 +447,7 @@ class Builder:
                 image = self.images.commit_container(cid, parent, config=cfg, created_by=created_by)
             finally:
                 self._cleanups.submit(self.runner.cleanup, cid)
-            out(f"Removing intermediate container {cid[:12]}\n")
+            out(f"Removing intermediate container {short[:12]}\n")
             return image.id
 
         return StepOutcome(cfg, created_by, key, make)

@@ -28,7 +28,7 @@ from berth.build.cache import BuildCache
 from berth.build.context import Context
 from berth.build.dockerignore import Matcher
 from berth.build.instructions import Dockerfile, parse
-from berth.build.runner import StepRunner
+from berth.build.runner import BUILD_CONTAINER_PREFIX, VIEW_PREFIX, StepRunner
 from berth.errors import InvalidArgument, NotFound
 
 
@@ -163,6 +163,13 @@ class BuildEngine:
             mounting.unmount(Path(point))
         for sub in ("containers", "views", "tmp"):
             shutil.rmtree(self.state_dir / sub, ignore_errors=True)
+        snapshotter = getattr(self.images, "snapshotter", None)
+        if snapshotter is None:
+            return
+        for info in list(snapshotter.walk()):
+            cid = info.name.removeprefix("container-")
+            if cid != info.name and cid.startswith((BUILD_CONTAINER_PREFIX, VIEW_PREFIX)):
+                self.images.remove_container_rootfs(cid, None)
 
 
 class _Padded:

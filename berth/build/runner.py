@@ -30,6 +30,11 @@ from typing import Any
 
 from berth.errors import InternalError
 
+# Ids of build containers and image views start with these, so that a daemon
+# restart can tell them from users' containers and remove what a crash left.
+BUILD_CONTAINER_PREFIX = "build-"
+VIEW_PREFIX = "bview-"
+
 _HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from berth.build.runner import VIEW_PREFIX
+
 
 @dataclass(slots=True)
 class _View:
@@ -40,7 +42,7 @@ class ImageViews:
     def _get(self, image_id: str) -> _View:
         view = self._views.get(image_id)
         if view is None:
-            cid = "bview-" + secrets.token_hex(16)
+            cid = VIEW_PREFIX + secrets.token_hex(16)
             view = _View(cid, self.dir / cid)
             view.path.mkdir(parents=True, exist_ok=True)
             if image_id:

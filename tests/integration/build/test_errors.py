@@ -12,6 +12,7 @@ import pytest
 from berth.build.builder import StepFailed
 from berth.build.dockerfile import ParseError
 from berth.errors import InvalidArgument, NotFound
+from berth.storage import mounting
 
 
 def assert_not_tagged(env, tag: str) -> None:
@@ -205,3 +206,19 @@ def _probe_unreadable(tmp_path: Path) -> None:
         "InvalidArgument COPY failed: cannot read secret.txt in the build context: permission denied",
         "InvalidArgument COPY failed: cannot read dir/inner.txt in the build context: permission denied",
     ]
+
+
+def test_recover_removes_what_a_crashed_build_left(env) -> None:
+    """A daemon killed mid-build leaves a mounted step container and a view; the
+    engine's recover (run at daemon start) unmounts and deletes both."""
+    state = env.root / "build"
+    step = state / "containers" / "build-crashed" / "rootfs"
+    view = state / "views" / "bview-crashed"
+    env.svc.prepare_container_rootfs("build-crashed", env.busybox, step)
+    env.svc.prepare_container_rootfs("bview-crashed", env.busybox, view)
+    assert mounting.is_mounted(step) and mounting.is_mounted(view)
+    env.engine.recover()
+    assert mounting.mounts_under(state) == []
+    names = {i.name for i in env.svc.snapshotter.walk()}
+    assert "container-build-crashed" not in names and "container-bview-crashed" not in names
+    assert not step.exists()
