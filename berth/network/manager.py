@@ -521,7 +521,7 @@ class NetworkManager:
                  "container_ip": row0.ip, "container_port": r.container_port}
                 for r in requests
             ]  # fmt: skip
-            proxy = ports.start_proxy(mappings, self._host_ns_path())
+            proxy = ports.start_proxy(mappings, self._host_ns_path(), owner=str(self.cfg.exec_root))
             proxy_pid = proxy.pid
             sb = replace(sb, proxy_pid=proxy_pid)
             self.store.put_sandbox(sb)

@@ -134,13 +134,18 @@ class Proxy:
 
 
 def start_proxy(
-    mappings: list[dict[str, object]], netns_path: str | None = None, timeout: float = 10.0
+    mappings: list[dict[str, object]],
+    netns_path: str | None = None,
+    timeout: float = 10.0,
+    owner: str = "",
 ) -> Proxy:
     """Start one proxy process for `mappings`; raise with its message if a bind fails."""
     if not mappings:
         return Proxy(pid=0, host_ports=())
     rfd, wfd = os.pipe()
-    argv = [sys.executable, "-m", "berth.network.proxy", str(wfd), json.dumps(mappings)]
+    # `owner` (the daemon's exec root) only marks the process, so that tools can
+    # tell one daemon's proxies from another's
+    argv = [sys.executable, "-m", "berth.network.proxy", str(wfd), json.dumps(mappings), owner]
     if netns_path:
         argv = ["nsenter", f"--net={netns_path}", *argv]
     try:

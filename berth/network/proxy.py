@@ -6,7 +6,7 @@ Docker does with docker-proxy, a small process binds every published host port
 and relays loopback connections to the container. Binding the port is also how
 a port already taken by someone else is detected, with a clear error.
 
-Run as `python -m berth.network.proxy FD MAPPINGS_JSON` with FD open for writing:
+Run as `python -m berth.network.proxy FD MAPPINGS_JSON [OWNER]` with FD open for writing:
 the process binds all ports, writes one JSON line to FD (`{"ports": [...]}`
 with the actual port numbers, or `{"error": "..."}`), closes it, and serves
 until SIGTERM. It runs in its own session so that it outlives berthd restarts.

@@ -96,7 +96,7 @@ class Berthd:
                     cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
                 except OSError:
                     continue
-                if b"berth.network.proxy" in cmd and str(self.data_root).encode() in cmd:
+                if b"berth.network.proxy" in cmd and str(self.exec_root).encode() in cmd:
                     out.append(f"proxy {pid}")
         return out
 

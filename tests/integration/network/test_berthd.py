@@ -192,6 +192,38 @@ def test_connect_publish_all_and_bad_input_with_docker_cli(daemon, tmp_path):
         assert ipaddress.IPv4Address(nets["extra"]["IPAddress"]) in ipaddress.IPv4Network(subnet)
         shown = json.loads(_run(cli, "network", "inspect", "extra"))[0]
         assert info["Id"] in shown["Containers"] and shown["Labels"] == {"kind": "test"}
+        # a host port someone else holds: Docker's error, and nothing left of the start
+        import socket
+
+        proxies_before = [x for x in daemon.leftovers() if x.startswith("proxy")]
+        holder = socket.socket()
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        taken = holder.getsockname()[1]
+        try:
+            err = subprocess.run(
+                [
+                    *cli,
+                    "run",
+                    "-d",
+                    "--name",
+                    "clash",
+                    "-p",
+                    f"127.0.0.1:{taken}:80",
+                    img,
+                    "sleep",
+                    "60",
+                ],
+                capture_output=True,
+                text=True,
+            )
+        finally:
+            holder.close()
+        assert err.returncode != 0 and "port is already allocated" in err.stderr
+        clash_id = _run(cli, "inspect", "--format", "{{.Id}}", "clash").strip()
+        assert not (daemon.exec_root / "netns" / clash_id).exists()
+        assert [x for x in daemon.leftovers() if x.startswith("proxy")] == proxies_before
+        _run(cli, "rm", "-f", "clash", check=False)
         _run(cli, "network", "disconnect", "extra", "pall")
         assert (
             "extra"
