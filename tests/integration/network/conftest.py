@@ -85,11 +85,6 @@ def exec_root(tmp_path: Path):
         subprocess.run(["umount", "-l", str(netns_dir)], capture_output=True)
 
 
-def free_subnet(host_ns: str) -> str:
-    """A /24 that the test's host namespace does not route (it routes nothing)."""
-    return f"10.{secrets.randbelow(200) + 20}.{secrets.randbelow(250)}.0/24"
-
-
 def http_get(ns_path: str, host: str, port: int, path: str = "/", timeout: float = 10.0) -> str:
     """GET over a socket made inside `ns_path`; polls until the server answers."""
     import socket
