@@ -197,6 +197,13 @@ class Shim:
     def _path(self, name: str) -> str:
         return os.path.join(self.dir, name)
 
+    def _record_error(self) -> None:
+        """Append the exception being handled to shim-error.log, and go on serving."""
+        import traceback
+
+        with contextlib.suppress(OSError), open(self._path("shim-error.log"), "a") as f:
+            traceback.print_exc(file=f)
+
     # ---- start ------------------------------------------------------------------------
 
     def setup(self) -> int:
@@ -213,6 +220,7 @@ class Shim:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._path(stale))
         _atomic_write(self._path(p.SHIM_PID_NAME), f"{os.getpid()}\n")
+        self.loop.on_error = self._record_error
         self.listener, self.sock_ino = _listen(self._path(p.SOCKET_NAME))
         self.listener.setblocking(False)
         self.loop.want(self.listener.fileno(), self, read=True)
@@ -334,6 +342,9 @@ class Shim:
             conn.reply_error("InternalError", str(e))
         except (OSError, ValueError, TypeError, KeyError) as e:
             conn.reply_error("InternalError", f"{op} on container {self.cfg.id}: {e}")
+        except Exception as e:
+            self._record_error()
+            conn.reply_error("InternalError", f"{op} on container {self.cfg.id}: bug: {e!r}")
 
     def _not_running(self) -> BadRequest:
         return BadRequest("Conflict", f"container {self.cfg.id} is not running")

@@ -31,6 +31,7 @@ class Loop:
         self.sel = selectors.DefaultSelector()
         self.masks: dict[int, int] = {}
         self.timers: list[tuple[float, Callable[[], None]]] = []
+        self.on_error: Callable[[], None] | None = None  # called inside `except`
 
     def want(self, fd: int, owner: object, read: bool | None = None, write: bool | None = None):
         old = self.masks.get(fd, 0)
@@ -66,12 +67,21 @@ class Loop:
             timeout = max(0.0, first if timeout is None else min(first, timeout))
         for key, mask in self.sel.select(timeout):
             if key.fd in self.masks:  # an earlier handler in this batch may have closed it
-                key.data.on_event(mask)
+                self._guard(key.data.on_event, mask)
         now = time.monotonic()
         due = [fn for t, fn in self.timers if t <= now]
         self.timers = [(t, fn) for t, fn in self.timers if t > now]
         for fn in due:
-            fn()
+            self._guard(fn)
+
+    def _guard(self, fn: Callable[..., None], *args: object) -> None:
+        """Run one handler; a bug in it must not take the container's shim down."""
+        try:
+            fn(*args)
+        except Exception:
+            if self.on_error is None:
+                raise
+            self.on_error()
 
 
 class Conn:
@@ -343,7 +353,10 @@ class Relay:
 
     def deliver(self, kind: int, data: bytes) -> None:
         if self.log is not None:
-            self.log.write("stdout" if kind == p.STDOUT else "stderr", data)
+            try:
+                self.log.write("stdout" if kind == p.STDOUT else "stderr", data)
+            except OSError:  # a full disk loses log lines, never the container's output
+                pass
         if self.clients:
             framed = p.frame(kind, data)
             for conn in list(self.clients):
