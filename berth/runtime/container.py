@@ -13,10 +13,13 @@ import signal
 import time
 
 from berth.errors import Conflict, InternalError, InvalidArgument, NotFound
-from berth.oci.spec import DeviceRule, Hooks, Resources, Spec
 from berth.runtime import lifecycle, state
 from berth.runtime.lifecycle import Op, Status
 from berth.runtime.state import ContainerState
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the spec model is imported only by the verbs that parse it
+    from berth.oci.spec import Hooks, Resources, Spec
 
 
 class Container:
@@ -49,10 +52,15 @@ class Container:
         )
 
     def spec(self) -> Spec:
+        from berth.oci.spec import Spec
+
         return Spec.from_dict(self.state.config)
 
-    def hooks(self) -> Hooks:
-        return self.spec().hooks or Hooks()
+    def hooks(self) -> Hooks | None:
+        """The config's hooks, or None when it has none (without parsing the rest)."""
+        if not self.state.config.get("hooks"):
+            return None
+        return self.spec().hooks
 
 
 # ---- create ---------------------------------------------------------------------------
@@ -64,8 +72,11 @@ def _resources(spec: Spec) -> Resources | None:
     res = linux.resources
     if res is None or not res.devices:
         return res
-    extra = [DeviceRule(True, d.type, d.major, d.minor, "rwm") for d in linux.devices]
     import dataclasses
+
+    from berth.oci.spec import DeviceRule
+
+    extra = [DeviceRule(True, d.type, d.major, d.minor, "rwm") for d in linux.devices]
 
     return dataclasses.replace(res, devices=[*res.devices, *extra])
 
@@ -84,7 +95,7 @@ def create(
     `reaper`: this process is a child subreaper (`run`), so the init becomes our
     child and a failed create must reap it.
     """
-    from berth.oci.spec import parse_spec
+    from berth.oci.spec import Hooks, parse_spec
     from berth.runtime import validate
     from berth.runtime.cgroups.host import open_manager
     from berth.runtime.create import Plan, connected_console, kill_quietly, spawn
@@ -229,7 +240,7 @@ def start(root: str, container_id: str) -> Container:
         os.close(fd)
     os.unlink(container.fifo)
     hooks = container.hooks()
-    if hooks.poststart:
+    if hooks is not None and hooks.poststart:
         from berth.runtime.hooks import run_hooks_logged
 
         run_hooks_logged("poststart", hooks.poststart, container.state.oci(Status.RUNNING))
@@ -302,9 +313,9 @@ def delete(root: str, container_id: str, force: bool = False, reaper: bool = Fal
         _kill_everything(container, cgroup, reaper)
     if cgroup is not None:
         cgroup.destroy()
-    hooks = container.hooks() if container.state.config else Hooks()
+    hooks = container.hooks()
     _remove_dir(container.dir)
-    if hooks.poststop:
+    if hooks is not None and hooks.poststop:
         from berth.runtime.hooks import run_hooks_logged
 
         run_hooks_logged("poststop", hooks.poststop, container.state.oci(Status.STOPPED))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from berth.runtime.cgroups.mounts import host_hierarchies
-
 
 def host_version() -> int:
     """1 when any v1 controller is mounted (pure v1 and hybrid hosts), else 2."""
+    from berth.runtime.cgroups.mounts import host_hierarchies
+
     hierarchies = host_hierarchies()
     if any(h.version == 1 and h.controllers for h in hierarchies):
         return 1

@@ -7,9 +7,14 @@ import os
 import time
 
 from berth.errors import InvalidArgument
-from berth.oci.spec import Resources
-from berth.runtime.cgroups.mounts import host_hierarchies, own_cgroups
-from berth.runtime.cgroups.plan import Write, device_rules
+
+# Only `create` plans writes and finds hierarchies; the other verbs (delete,
+# pause, ps) rebuild the manager from its saved paths and must stay cheap to
+# import, so the spec model, plans and mount parsing are imported where used.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from berth.oci.spec import Resources
+    from berth.runtime.cgroups.plan import Write
 
 # The controllers whose files this manager writes; other v1 hierarchies
 # (name=systemd, net_cls, ...) are only joined, so `delete` can remove them too.
@@ -17,6 +22,8 @@ from berth.runtime.cgroups.plan import Write, device_rules
 
 def plan(resources: Resources | None) -> list[Write]:
     """The cgroupfs writes that set `resources` on v1, in the order they must happen."""
+    from berth.runtime.cgroups.plan import Write, device_rules
+
     if resources is None:
         return []
     writes: list[Write] = []
@@ -107,6 +114,8 @@ class Manager:
 
     @classmethod
     def for_path(cls, cgroups_path: str) -> Manager:
+        from berth.runtime.cgroups.mounts import host_hierarchies, own_cgroups
+
         dirs: dict[str, str] = {}
         own = None
         for h in host_hierarchies():

@@ -7,10 +7,12 @@ import os
 import time
 
 from berth.errors import InvalidArgument
-from berth.oci.spec import Resources
-from berth.runtime.cgroups.mounts import host_hierarchies, own_cgroups
-from berth.runtime.cgroups.plan import Write
 from berth.runtime.cgroups.v1 import _rmdir
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # imported where used: see v1.py
+    from berth.oci.spec import Resources
+    from berth.runtime.cgroups.plan import Write
 
 
 def _weight_from_shares(shares: int) -> int:
@@ -24,6 +26,9 @@ def _io_weight(blkio_weight: int) -> int:
 
 
 def plan(resources: Resources | None) -> list[Write]:
+    """The cgroupfs writes that set `resources` on v2."""
+    from berth.runtime.cgroups.plan import Write
+
     if resources is None:
         return []
     writes: list[Write] = []
@@ -97,6 +102,8 @@ class Manager:
 
     @classmethod
     def for_path(cls, cgroups_path: str) -> Manager:
+        from berth.runtime.cgroups.mounts import host_hierarchies, own_cgroups
+
         mounts = [h for h in host_hierarchies() if h.version == 2]
         if not mounts:
             raise InvalidArgument("no cgroup v2 hierarchy is mounted")
