@@ -279,3 +279,31 @@ def test_exec_with_a_terminal_through_the_console_socket(
     finally:
         os.close(master)
     assert output.decode().split() == ["/dev/pts/0", "in-exec"]
+
+
+def test_run_forwards_signals_to_the_container(berth_runc: Runtime, bundle: Bundle):
+    bundle.config["process"]["args"] = [
+        "sh",
+        "-c",
+        "trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.05; done",
+    ]
+    bundle.write()
+    cid = berth_runc.new_id()
+    command = [
+        berth_runc.binary,
+        "--root",
+        str(berth_runc.root),
+        "run",
+        "-b",
+        str(bundle.path),
+        cid,
+    ]
+    running = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert running.stdout.readline() == "ready\n"
+        running.send_signal(signal.SIGTERM)
+        assert running.wait(timeout=30) == 3
+        assert running.stdout.read() == "got-term\n"
+    finally:
+        running.kill()
+        running.wait()
