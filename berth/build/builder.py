@@ -35,6 +35,7 @@ from berth.build import copier, words
 from berth.build.cache import BuildCache, step_key
 from berth.build.context import Context
 from berth.build.copystep import CopyStep
+from berth.build.dockerfile import Heredoc
 from berth.build.instructions import (
     PROXY_ARGS,
     Arg,
@@ -417,6 +418,16 @@ class Builder:
         env = [*(cfg.get("Env") or []), *(f"{k}={v}" for k, v in run_args.items())]
         network = inst.network or self._opts.network
         mounts, mount_keys = self._run_mounts(state, inst)
+        script = _shebang_script(inst)
+        if script is not None:
+            # BuildKit's rule: a heredoc that starts with #! is a file, executed as is
+            path = Path(tempfile.mkdtemp(dir=self._tmp_dir(), prefix="heredoc-")) / "script"
+            path.write_text(script.content)
+            path.chmod(0o755)
+            target = f"/dev/pipes/{script.name}"
+            mounts.append(_bind(str(path), target, True))
+            argv = [target]
+            mount_keys.append(step_key("script", script.content))
         key = step_key("run", created_by, dump(cfg), dump(run_args), network, *mount_keys)
         parent = state.image_id
 
@@ -615,3 +626,13 @@ def _check_signal(value: str) -> None:
         return
     if not hasattr(_signal.Signals, name) and name not in _signal.Signals.__members__:
         raise InvalidArgument(f"Invalid signal: {value}")
+
+
+def _shebang_script(inst: Run) -> Heredoc | None:
+    heredocs = inst.node.heredocs
+    if inst.exec_form or len(heredocs) != 1:
+        return None
+    doc = heredocs[0]
+    if inst.command[0] != doc.content or not doc.content.startswith("#!"):
+        return None
+    return doc

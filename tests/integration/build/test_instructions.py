@@ -102,6 +102,10 @@ def test_run_forms_user_workdir_and_env(env, ctx: Path) -> None:
         "RUN cat <<EOF > /work/inline.txt\n"
         "inline $GREETING\n"
         "EOF\n"
+        "RUN <<EOF\n"
+        "#!/usr/bin/awk -f\n"
+        'BEGIN { print "run by awk" > "/work/awk.txt" }\n'
+        "EOF\n"
         "USER 1000\n"
         "RUN id -u > /tmp/uid.txt\n",
         tags=["runs:1"],
@@ -113,6 +117,7 @@ def test_run_forms_user_workdir_and_env(env, ctx: Path) -> None:
         assert (w / "exec.txt").read_text() == "exec-hi\n"
         assert (w / "heredoc.txt").read_text() == "line1\nline2\n"
         assert (w / "inline.txt").read_text() == "inline hi\n"
+        assert (w / "awk.txt").read_text() == "run by awk\n"  # a #! heredoc is a script
         assert (root / "tmp" / "uid.txt").read_text() == "1000\n"
         assert (root / "tmp" / "uid.txt").stat().st_uid == 1000
     env.assert_clean()
