@@ -211,6 +211,10 @@ class AttachStream:
     def write(self, data: bytes) -> None:
         self.sock.sendall(data)
 
+    def exec_wait(self, exec_id: str, timeout: float | None = None) -> ExecState:
+        """Block until the exec's process has exited (and its output is drained)."""
+        return p.from_fields(ExecState, self._call("exec_wait", timeout=timeout, exec_id=exec_id))
+
     def close_stdin(self) -> None:
         """Half-close: the shim sees stdin's end of file (closes the container's stdin
         when the attach asked for `stdin_once`)."""
@@ -329,6 +333,10 @@ class Shim:
 
     def exec_state(self, exec_id: str) -> ExecState:
         return p.from_fields(ExecState, self._call("exec_state", exec_id=exec_id))
+
+    def exec_wait(self, exec_id: str, timeout: float | None = None) -> ExecState:
+        """Block until the exec's process has exited (and its output is drained)."""
+        return p.from_fields(ExecState, self._call("exec_wait", timeout=timeout, exec_id=exec_id))
 
     def close_stdin(self) -> None:
         """Close the container's stdin (pipes) or send it end-of-file (pty)."""

@@ -23,6 +23,10 @@ only (raw stream). Kind 3 (END) is the shim's last frame on a stream: a JSON
 payload ``{"reason": "exited"|"detached"|"shutdown", "exit_code": int|null}``;
 the daemon consumes it and never forwards it.
 
+Operations: ping, state, start, attach, resize, kill, pause, resume,
+close_stdin, exec, exec_state, exec_wait, wait, shutdown (see
+`berth.shim.client.Shim` for each one's fields and reply).
+
 Spawning
 --------
 A shim is started with one ``spawn`` line (a ``SpawnConfig``) written on a

@@ -117,6 +117,7 @@ class Exec:
     exit_code: int | None = None
     relay: Relay | None = None
     files: tuple[str, ...] = ()
+    waiters: list = dataclasses.field(default_factory=list)  # Conns waiting for the exit
 
 
 def _exit_code(status: int) -> tuple[int, int]:
@@ -470,6 +471,14 @@ class Shim:
         conn.reply(**dataclasses.asdict(self._exec_state(self._exec(str(msg["exec_id"])))))
         conn.finish()
 
+    def op_exec_wait(self, conn: Conn, msg: dict) -> None:
+        ex = self._exec(str(msg["exec_id"]))
+        if ex.exit_code is not None:
+            conn.reply(**dataclasses.asdict(self._exec_state(ex)))
+            conn.finish()
+        else:
+            ex.waiters.append(conn)
+
     def op_exec(self, conn: Conn, msg: dict) -> None:
         req = p.from_fields(p.ExecRequest, msg)
         if self.status != "running":
@@ -568,6 +577,11 @@ class Shim:
                 ex.relay.end("exited", code)
                 ex.relay.close()
             self._remove_files(ex)
+            state = dataclasses.asdict(self._exec_state(ex))
+            for waiter in ex.waiters:
+                waiter.reply(**state)
+                waiter.finish()
+            ex.waiters.clear()
 
         if ex.relay is None:
             done()

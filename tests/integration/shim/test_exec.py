@@ -8,7 +8,7 @@ import pytest
 
 from berth import errors
 from berth.runtime.example import example_config
-from tests.integration.shim.conftest import read_until, wait_for
+from tests.integration.shim.conftest import read_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -61,10 +61,10 @@ def test_exec_tty_resize(running, shims):
 def test_detached_exec_reports_exit_later(running):
     st = running.exec("e-d", process(["sh", "-c", "sleep 0.2; exit 9"]), detach=True)
     assert st.running and st.pid > 0
-    done = wait_for(
-        lambda: (s := running.exec_state("e-d")) and not s.running and s, what="exec exit"
-    )
-    assert done.exit_code == 9
+    done = running.exec_wait("e-d", timeout=30)
+    assert (done.running, done.exit_code) == (False, 9)
+    assert running.exec_state("e-d").exit_code == 9
+    assert running.exec_wait("e-d").exit_code == 9  # at once, when it has exited
 
 
 def test_exec_failures(running):
