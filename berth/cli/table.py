@@ -48,7 +48,7 @@ def render(
     """Render items with a docker-style --format (`table ...`, `json`, or a template)."""
     fmt = _unescape(fmt)
     if fmt == "json":
-        return "".join(to_json(_plain(item)) + "\n" for item in items)
+        return "".join(to_json(item) + "\n" for item in items)
     if fmt.startswith("table"):
         body = fmt[len("table") :].lstrip(" ")
         template = Template(body)
@@ -57,12 +57,6 @@ def render(
         return align("\n".join(lines).split("\n"))
     template = Template(fmt)
     return "".join(template.render(item) + "\n" for item in items)
-
-
-def _plain(item: Any) -> Any:
-    if isinstance(item, dict):
-        return {k: v for k, v in item.items() if not callable(v)}
-    return item
 
 
 class _HeaderContext(dict):

@@ -55,12 +55,28 @@ def to_text(value: Any) -> str:
     return str(value)
 
 
+class Row(dict):
+    """A CLI formatter's context (a ps or images row): JSON with sorted keys and
+    without its methods, as docker marshals its formatter contexts."""
+
+    def __init__(self, *maps: dict, **fields: Any) -> None:
+        super().__init__()
+        for m in maps:
+            self.update(m)
+        self.update(fields)
+
+    def plain(self) -> dict:
+        return {k: self[k] for k in sorted(self) if not callable(self[k])}
+
+
 def to_json(value: Any) -> str:
     """json.Marshal: compact, with Go's HTML escaping of <, > and &."""
     import json
 
     if value is MISSING:
         value = None
+    if isinstance(value, Row):
+        value = value.plain()
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 

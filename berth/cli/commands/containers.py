@@ -226,29 +226,38 @@ def ps_row(c: dict[str, Any], trunc: bool, now: float) -> dict[str, Any]:
     if trunc and image.startswith("sha256:"):
         image = humanize.short_id(image)
     labels = c.get("Labels") or {}
-    size = ""
+    size = "0B"
     if "SizeRw" in c or "SizeRootFs" in c:
         size = humanize.size(c.get("SizeRw") or 0, 3)
         size += f" (virtual {humanize.size(c.get('SizeRootFs') or 0, 3)})"
     mounts = [m.get("Name") or m.get("Source", "") for m in c.get("Mounts") or []]
     networks = sorted((c.get("NetworkSettings") or {}).get("Networks") or {})
-    return {
-        "ID": humanize.short_id(cid) if trunc else cid,
-        "Image": image,
-        "Command": humanize.go_quote(command),
-        "CreatedAt": go_time(c.get("Created", 0)),
-        "RunningFor": humanize.ago(c.get("Created", 0), now),
-        "Ports": display_ports(c.get("Ports") or []),
-        "State": c.get("State", ""),
-        "Status": c.get("Status", ""),
-        "Size": size,
-        "Names": ",".join(names),
-        "Labels": ",".join(f"{k}={v}" for k, v in labels.items()),
-        "Label": lambda key: labels.get(key, ""),
-        "Mounts": ",".join(mounts),
-        "Networks": ",".join(networks),
-        "LocalVolumes": str(sum(1 for m in c.get("Mounts") or [] if m.get("Driver") == "local")),
-    }
+    from berth.cli.template import Row
+
+    return Row(
+        {
+            "ID": humanize.short_id(cid) if trunc else cid,
+            "Image": image,
+            "Command": humanize.go_quote(command),
+            "CreatedAt": go_time(c.get("Created", 0)),
+            "RunningFor": humanize.ago(c.get("Created", 0), now),
+            "Ports": display_ports(c.get("Ports") or []),
+            "State": c.get("State", ""),
+            "Status": c.get("Status", ""),
+            "Size": size,
+            "Names": ",".join(names),
+            "Labels": ",".join(f"{k}={v}" for k, v in labels.items()),
+            "Label": lambda key: labels.get(key, ""),
+            "Mounts": ",".join(mounts),
+            "Networks": ",".join(networks),
+            "LocalVolumes": str(
+                sum(1 for m in c.get("Mounts") or [] if m.get("Driver") == "local")
+            ),
+            "Platform": c.get("ImageManifestDescriptor", {}).get("platform")
+            if c.get("ImageManifestDescriptor")
+            else None,
+        }
+    )
 
 
 def run_ps(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
@@ -257,7 +266,10 @@ def run_ps(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
         "all": o["all"] or limit != -1 or None,
         "limit": limit if limit != -1 else None,
         # like docker: a --format that shows .Size asks the daemon for sizes
-        "size": o["size"] or ".Size" in (o["format"] or "") or None,
+        "size": o["size"]
+        or ".Size" in (o["format"] or "")
+        or "{{json .}}" in (o["format"] or "")
+        or None,
         "filters": common.filters_param(o["filter"]),
     }
     containers = ctx.client.get("/containers/json", params=params) or []

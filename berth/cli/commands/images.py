@@ -112,51 +112,50 @@ IMAGE_HEADERS = {
 }
 
 
-def image_rows(images: list[dict[str, Any]], trunc: bool, now: float) -> list[dict[str, Any]]:
-    """One row per repo:tag (and per digest-only repo), `<none>` for untagged, newest first."""
+def image_rows(
+    images: list[dict[str, Any]], trunc: bool, now: float, show_digests: bool = False
+) -> list[dict[str, Any]]:
+    """Docker's rows: one per repo:tag (per digest too with --digests), digest-only
+    repositories as `<none>` tags, `<none> <none>` for an untagged image; newest first."""
     from berth.cli.commands.containers import go_time
+    from berth.cli.template import Row
 
     rows = []
     for img in sorted(images, key=lambda i: -(i.get("Created") or 0)):
         iid = img.get("Id", "")
+        shared = img.get("SharedSize", -1)
+        containers = img.get("Containers", -1)
         base = {
             "ID": humanize.short_id(iid) if trunc else iid,
             "CreatedSince": humanize.ago(img.get("Created", 0), now),
             "CreatedAt": go_time(img.get("Created", 0)),
             "Size": humanize.size(img.get("Size", 0), 3),
-            "VirtualSize": humanize.size(img.get("VirtualSize", img.get("Size", 0)), 3),
-            "SharedSize": humanize.size(img.get("SharedSize", 0), 3)
-            if img.get("SharedSize", -1) >= 0
-            else "N/A",
-            "UniqueSize": humanize.size(img.get("Size", 0) - max(img.get("SharedSize", 0), 0), 3),
-            "Containers": str(img.get("Containers", "N/A"))
-            if img.get("Containers", -1) >= 0
-            else "N/A",
+            "VirtualSize": humanize.size(img.get("VirtualSize", img.get("Size", 0))),
+            "SharedSize": humanize.size(shared) if shared != -1 else "N/A",
+            "UniqueSize": humanize.size(img.get("Size", 0) - shared) if shared != -1 else "N/A",
+            "Containers": str(containers) if containers != -1 else "N/A",
         }
-        digests: dict[str, str] = {}
-        for rd in img.get("RepoDigests") or []:
-            repo, _, digest = rd.partition("@")
-            digests.setdefault(repo, digest)
-        tags = [t for t in img.get("RepoTags") or [] if t != "<none>:<none>"]
-        seen_repos = set()
-        for ref in tags:
-            repo, _, tag = ref.rpartition(":")
-            seen_repos.add(repo)
-            rows.append(
-                {**base, "Repository": repo, "Tag": tag, "Digest": digests.get(repo, "<none>")}
-            )
-        for repo, digest in digests.items():
-            if repo not in seen_repos and repo != "<none>":
-                rows.append({**base, "Repository": repo, "Tag": "<none>", "Digest": digest})
-        if not tags and not [r for r in digests if r != "<none>"]:
-            rows.append(
-                {
-                    **base,
-                    "Repository": "<none>",
-                    "Tag": "<none>",
-                    "Digest": digests.get("<none>", "<none>"),
-                }
-            )
+        tags: dict[str, list[str]] = {}
+        for ref in img.get("RepoTags") or []:
+            if ref != "<none>:<none>":
+                repo, _, tag = ref.rpartition(":")
+                tags.setdefault(repo, []).append(tag)
+        digests: dict[str, list[str]] = {}
+        for ref in img.get("RepoDigests") or []:
+            repo, _, digest = ref.partition("@")
+            if repo != "<none>":
+                digests.setdefault(repo, []).append(digest)
+        for repo, repo_tags in tags.items():
+            shown = digests.pop(repo, []) if show_digests else []
+            digests.pop(repo, None)
+            for tag in repo_tags:
+                for digest in shown or ["<none>"]:
+                    rows.append(Row(base, Repository=repo, Tag=tag, Digest=digest))
+        for repo, repo_digests in digests.items():
+            for digest in repo_digests if show_digests else [""]:
+                rows.append(Row(base, Repository=repo, Tag="<none>", Digest=digest))
+        if not tags and not digests:
+            rows.append(Row(base, Repository="<none>", Tag="<none>", Digest="<none>"))
     return rows
 
 
@@ -174,7 +173,7 @@ def run_images(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
         else None,
     }
     images = ctx.client.get("/images/json", params=params) or []
-    rows = image_rows(images, not o["no_trunc"], time.time())
+    rows = image_rows(images, not o["no_trunc"], time.time(), o["digests"])
     if o["quiet"]:
         seen, out = set(), []
         for r in rows:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -35,6 +36,22 @@ def same(engine, *args: str) -> str:
         theirs.stderr,
     )
     return ours.stdout
+
+
+CLOCK_FIELDS = ("RunningFor", "Status", "CreatedSince")  # may tick between the two calls
+
+
+def same_json(engine, *args: str) -> None:
+    """Same JSON lines, keys in the same order, ignoring the fields that read the clock."""
+    ours, theirs = engine.run(*args), docker(engine, *args)
+    assert ours.returncode == theirs.returncode == 0, (ours.stderr, theirs.stderr)
+    a = [json.loads(line) for line in ours.stdout.splitlines()]
+    b = [json.loads(line) for line in theirs.stdout.splitlines()]
+    assert [list(x) for x in a] == [list(x) for x in b]
+    for x in (*a, *b):
+        for key in CLOCK_FIELDS:
+            x.pop(key, None)
+    assert a == b
 
 
 def test_listings_match(engine, name: str) -> None:
@@ -71,6 +88,16 @@ def test_listings_match(engine, name: str) -> None:
         same(engine, "logs", name)
         same(engine, "top", name)
         same(engine, "system", "df")
+        same_json(engine, "ps", "--format", "{{json .}}")
+        same_json(engine, "ps", "--format", "json")
+        same_json(engine, "images", "--format", "json")
+        same(
+            engine,
+            "images",
+            "--digests",
+            "--format",
+            "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}",
+        )
     finally:
         engine.ok("rm", "-f", name)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
@@ -131,3 +132,34 @@ def test_detach_keys_and_escape_filter() -> None:
     assert f.feed(b"b") == (b"\x10b", False)  # was not: sent on
     assert f.feed(b"\x10\x10") == (b"\x10", False)
     assert f.feed(b"\x11rest") == (b"", True)
+
+
+def test_rows_marshal_like_dockers_formatter_contexts() -> None:
+    row = ps_row(CONTAINER, True, now=1005)
+    line = table.render("{{json .}}", [row], PS_HEADERS)
+    keys = list(json.loads(line))
+    assert keys == sorted(keys) and "Label" not in keys
+    assert json.loads(line)["Names"] == "web"
+
+
+def test_image_digests_only_with_the_flag() -> None:
+    digest = "sha256:" + "c" * 64
+    images = [
+        {
+            "Id": "sha256:" + "a" * 64,
+            "RepoTags": ["r:1"],
+            "RepoDigests": [f"r@{digest}", f"other@{digest}"],
+            "Created": 1,
+            "Size": 1,
+        }
+    ]
+    plain = image_rows(images, True, now=2)
+    assert [(r["Repository"], r["Tag"], r["Digest"]) for r in plain] == [
+        ("r", "1", "<none>"),
+        ("other", "<none>", ""),
+    ]
+    shown = image_rows(images, True, now=2, show_digests=True)
+    assert [(r["Repository"], r["Tag"], r["Digest"]) for r in shown] == [
+        ("r", "1", digest),
+        ("other", "<none>", digest),
+    ]
