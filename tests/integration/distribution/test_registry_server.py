@@ -394,6 +394,29 @@ def test_garbage_collect_keeps_referenced_and_fresh_blobs(berth_registry: Regist
     assert h("HEAD", f"/v2/g/c/blobs/{fresh}")[0].status == 200
 
 
+def test_garbage_collect_through_the_berth_cli(berth_registry: Registry) -> None:
+    """`berth registry garbage-collect` (the console script) collects what the
+    module's command does: dry run first, then the orphan only."""
+    berth = Path(os.sys.executable).parent / "berth"
+    h = H(berth_registry)
+    digest, _body = push_image(h, "cli/gc", "v1", layer=b"cli kept layer")
+    orphan = push_blob(h, "cli/gc", b"cli orphan")
+    root = berth_registry.root
+
+    def run(*extra: str) -> str:
+        argv = [str(berth), "registry", "garbage-collect", "--root", str(root), *extra]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert f"would remove {orphan}" in run("--grace", "0", "--dry-run")
+    assert h("HEAD", f"/v2/cli/gc/blobs/{orphan}")[0].status == 200
+    assert "1 blobs removed" in run("--grace", "0")
+    assert h("HEAD", f"/v2/cli/gc/blobs/{orphan}")[0].status == 404
+    assert h("GET", f"/v2/cli/gc/blobs/{sha(b'cli kept layer')}")[1] == b"cli kept layer"
+    assert sha(h("GET", "/v2/cli/gc/manifests/v1")[1]) == digest
+
+
 @pytest.mark.parametrize("n", ["x", "-1"])
 def test_bad_pagination_number(berth_registry: Registry, n: str) -> None:
     resp, data = H(berth_registry)("GET", f"/v2/_catalog?n={n}")
