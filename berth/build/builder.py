@@ -19,9 +19,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import posixpath
 import secrets
+import shutil
 import signal as _signal
 import tempfile
 import threading
@@ -421,11 +421,8 @@ class Builder:
         script = _shebang_script(inst)
         if script is not None:
             # BuildKit's rule: a heredoc that starts with #! is a file, executed as is
-            path = Path(tempfile.mkdtemp(dir=self._tmp_dir(), prefix="heredoc-")) / "script"
-            path.write_text(script.content)
-            path.chmod(0o755)
             target = f"/dev/pipes/{script.name}"
-            mounts.append(_bind(str(path), target, True))
+            mounts.append({**_bind("", target, True), "content": script.content})
             argv = [target]
             mount_keys.append(step_key("script", script.content))
         key = step_key("run", created_by, dump(cfg), dump(run_args), network, *mount_keys)
@@ -437,6 +434,7 @@ class Builder:
             short = secrets.token_hex(32)
             cid = BUILD_CONTAINER_PREFIX + short
             out(f" ---> Running in {short[:12]}\n")
+            scratch = Path(tempfile.mkdtemp(dir=self._tmp_dir(), prefix="run-"))
             try:
                 code = self.runner.run(
                     RunRequest(
@@ -447,7 +445,7 @@ class Builder:
                         user=cfg.get("User") or "",
                         workdir=cfg.get("WorkingDir") or "/",
                         network=network,
-                        mounts=mounts,
+                        mounts=_materialize(mounts, scratch),
                     ),
                     lambda chunk: out(chunk.decode("utf-8", "replace")),
                 )
@@ -458,6 +456,7 @@ class Builder:
                 image = self.images.commit_container(cid, parent, config=cfg, created_by=created_by)
             finally:
                 self._cleanups.submit(self.runner.cleanup, cid)
+                self._cleanups.submit(shutil.rmtree, scratch, True)
             out(f"Removing intermediate container {short[:12]}\n")
             return image.id
 
@@ -502,16 +501,9 @@ class Builder:
                     path = selected[0].path
                     keys.append(f"bind:{source}:{target}:{self._ctx.digest(selected)}")
                 if rw:
-                    # a private copy: writes are discarded, as BuildKit does
-                    tmp = Path(tempfile.mkdtemp(dir=self._tmp_dir(), prefix="bind-"))
-                    os.rmdir(tmp)
-                    import shutil
-
-                    if path.is_dir():
-                        shutil.copytree(path, tmp, symlinks=True)
-                    else:
-                        shutil.copy2(path, tmp)
-                    path = tmp
+                    # a private copy is made when the step runs: writes are discarded
+                    mounts.append({**_bind(str(path), target, False), "copy": True})
+                    continue
                 mounts.append(_bind(str(path), target, not rw))
         return mounts, keys
 
@@ -636,3 +628,26 @@ def _shebang_script(inst: Run) -> Heredoc | None:
     if inst.command[0] != doc.content or not doc.content.startswith("#!"):
         return None
     return doc
+
+
+def _materialize(mounts: list[dict[str, Any]], scratch: Path) -> list[dict[str, Any]]:
+    """The step's mounts with their private files made under `scratch`: heredoc
+    scripts (`content`) and copies for `rw` binds (`copy`)."""
+    out = []
+    for i, m in enumerate(mounts):
+        m = dict(m)
+        if "content" in m:
+            path = scratch / f"script-{i}"
+            path.write_text(m.pop("content"))
+            path.chmod(0o755)
+            m["source"] = str(path)
+        elif m.pop("copy", False):
+            src = Path(m["source"])
+            dst = scratch / f"bind-{i}"
+            if src.is_dir():
+                shutil.copytree(src, dst, symlinks=True)
+            else:
+                shutil.copy2(src, dst)
+            m["source"] = str(dst)
+        out.append(m)
+    return out

@@ -75,6 +75,9 @@ class Env:
         assert mounting.mounts_under(state) == []
         left = list((state / "containers").iterdir()) if (state / "containers").exists() else []
         assert left == []
+        tmp = state / "tmp"
+        if tmp.exists():
+            assert [p.name for p in tmp.iterdir() if not p.name.startswith("context-")] == []
         runtime_state = state / "runtime"
         if runtime_state.exists():
             assert [p.name for p in runtime_state.iterdir()] == []

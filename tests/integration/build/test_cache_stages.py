@@ -109,6 +109,8 @@ def test_run_mounts(env, ctx: Path) -> None:
         "echo tmp > /scratch/f && grep -q tmpfs /proc/mounts && cat /scratch/f > /tmpfs.txt\n"
         "RUN --mount=type=bind,source=input.txt,target=/in.txt cp /in.txt /bound.txt\n"
         "RUN --mount=type=bind,target=/ctx ls /ctx > /ctx-listing.txt\n"
+        "RUN --mount=type=bind,source=input.txt,target=/in.txt,rw "
+        "echo changed > /in.txt && cat /in.txt > /rw.txt\n"
     )
     env.build(ctx, dockerfile, tags=["mounts:1"], no_cache=True)
     env.build(ctx, dockerfile, tags=["mounts:2"], no_cache=True)
@@ -121,6 +123,8 @@ def test_run_mounts(env, ctx: Path) -> None:
         assert (root / "bound.txt").read_text() == "from the context\n"
         assert "input.txt" in (root / "ctx-listing.txt").read_text()
         assert not (root / "cache" / "n").exists()
+        assert (root / "rw.txt").read_text() == "changed\n"
+    assert (ctx / "input.txt").read_text() == "from the context\n"  # rw writes discarded
     env.assert_clean()
     assert mounting.mounts_under(env.root / "build") == []
 
