@@ -288,7 +288,17 @@ class ContainerService:
                     log.exception("undoing the start of %s", c.id)
             self._fail_pending_attaches(c.id)
             message = exc.message if isinstance(exc, BerthError) else str(exc)
-            self._save(c, transition(c.name, c.state, Ev.START_FAILED, error=message))
+            self._save(
+                c,
+                transition(
+                    c.name, c.state, Ev.START_FAILED, error=message, exit_code=_start_exit(message)
+                ),
+            )
+            with self._cond:  # waiters (docker run) learn of the failure as an exit
+                self._exit_gen[c.id] = self._exit_gen.get(c.id, 0) + 1
+                self._cond.notify_all()
+            if c.host_config.get("AutoRemove"):
+                threading.Thread(target=self._auto_remove, args=(c.id,), daemon=True).start()
             if isinstance(exc, BerthError):
                 raise
             raise InternalError(f"failed to start container {c.id[:12]}: {exc}") from exc
@@ -782,6 +792,16 @@ class ContainerService:
         close = getattr(self.tasks, "close", None)
         if close is not None:
             close()
+
+
+def _start_exit(message: str) -> int:
+    """Docker's exit code for a failed start: 127 not found, 126 not executable."""
+    low = message.lower()
+    if "no such file" in low or "not found" in low:
+        return 127
+    if "permission denied" in low or "exec format" in low:
+        return 126
+    return 128
 
 
 def builder_default_timeout() -> int:

@@ -109,9 +109,20 @@ def _seccomp(profile: dict[str, Any]) -> oci.Seccomp:
     return linux.seccomp
 
 
+def _host_capabilities() -> list[str]:
+    """The capabilities this process may hand on (its bounding set): 'all' for
+    --privileged and --cap-add ALL, as Docker reads them from the running host."""
+    try:
+        with open("/proc/self/status") as f:
+            mask = next(int(line.split()[1], 16) for line in f if line.startswith("CapBnd:"))
+    except (OSError, StopIteration, ValueError):
+        return list(defaults.ALL_CAPABILITIES)
+    return [c for i, c in enumerate(defaults.CAPABILITY_ORDER) if mask >> i & 1]
+
+
 def capabilities(add: list[str], drop: list[str], privileged: bool) -> list[str]:
     if privileged:
-        return list(defaults.ALL_CAPABILITIES)
+        return _host_capabilities()
 
     def norm(c: str) -> str:
         c = c.strip().upper()
@@ -174,6 +185,12 @@ def base_mounts(hc: dict[str, Any], default_shm: int, privileged: bool) -> list[
             ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
         ),
         oci.Mount("/sys", "sysfs", "sysfs", sys_opts),
+        oci.Mount(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            ["nosuid", "noexec", "nodev", "relatime"] + ([] if privileged else ["ro"]),
+        ),
         oci.Mount("/dev/mqueue", "mqueue", "mqueue", ["nosuid", "noexec", "nodev"]),
         oci.Mount(
             "/dev/shm", "tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm}"]
