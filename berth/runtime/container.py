@@ -20,6 +20,7 @@ from berth.runtime.state import ContainerState
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the spec model is imported only by the verbs that parse it
     from berth.oci.spec import Hooks, Resources, Spec
+    from berth.runtime.cgroups.interface import Manager
 
 
 class Container:
@@ -38,7 +39,7 @@ class Container:
     def fifo(self) -> str:
         return os.path.join(self.dir, state.FIFO)
 
-    def cgroup(self):
+    def cgroup(self) -> Manager | None:
         from berth.runtime.cgroups.host import load_manager
 
         return load_manager(self.state.cgroup) if self.state.cgroup else None
