@@ -68,7 +68,8 @@ class StepRunner:
         bundle = self.bundle(req.container_id)
         rootfs = bundle / "rootfs"
         rootfs.mkdir(parents=True, exist_ok=True)
-        (bundle / "hostname").write_text(req.container_id[:12] + "\n")
+        hostname = req.container_id.removeprefix(BUILD_CONTAINER_PREFIX)[:12]
+        (bundle / "hostname").write_text(hostname + "\n")
         (bundle / "hosts").write_text(_HOSTS)
         resolv = Path("/etc/resolv.conf")
         (bundle / "resolv.conf").write_text(
@@ -80,6 +81,7 @@ class StepRunner:
             BuildInput(
                 id=req.container_id,
                 config={
+                    "Hostname": hostname,
                     "Cmd": req.argv,
                     "Env": req.env,
                     "User": req.user,
