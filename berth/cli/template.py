@@ -49,6 +49,9 @@ def to_text(value: Any) -> str:
         # they had a fraction, so an integral float prints as an integer.
         return str(int(value)) if value == int(value) and abs(value) < 1e21 else repr(value)
     if isinstance(value, dict):
+        if value and all(k[:1].isascii() and k[:1].isupper() for k in value):
+            # an API object docker decodes into a Go struct: %v prints {v1 v2 ...}
+            return "{" + " ".join(to_text(v) for v in value.values()) + "}"
         return "map[" + " ".join(f"{k}:{to_text(value[k])}" for k in sorted(value)) + "]"
     if isinstance(value, list | tuple):
         return "[" + " ".join(to_text(v) for v in value) + "]"

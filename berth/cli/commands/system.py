@@ -246,9 +246,8 @@ def run_inspect(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
             print(f"template parsing error: {e}", file=sys.stderr)
             return 1
     else:
-        text = json.dumps(results, indent=4, ensure_ascii=False)
-        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-        print(text)
+        # docker prints the daemon's JSON indented, without HTML escaping
+        print(json.dumps(results, indent=4, ensure_ascii=False))
     for err in errs:
         print(f"Error: {err}", file=sys.stderr)
     return status

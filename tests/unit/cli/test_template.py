@@ -23,6 +23,7 @@ DATA = {
         ("{{.State.Pid}}", "4242"),
         ("{{.Config.Env}}", "[A=1 B=2]"),
         ("{{.Config.Labels}}", "map[a:first z:last]"),
+        ("{{.State}}", "{4242 true 0}"),  # an API object prints as Go prints a struct
         ("{{.Config.Cmd}}", "<nil>"),
         ("{{.Nope}}", "<no value>"),
         ("{{.Ratio}}", "1.5"),
