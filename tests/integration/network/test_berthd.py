@@ -168,6 +168,33 @@ def test_connect_publish_all_and_bad_input_with_docker_cli(daemon, tmp_path):
             text=True,
         )
         assert err.returncode != 0 and "not found" in err.stderr
+        net_ = ipaddress.IPv4Network(subnet)
+        fixed = str(net_.network_address + 77)
+        _run(
+            cli,
+            "run",
+            "-d",
+            "--name",
+            "fixed-ip",
+            "--network",
+            "extra",
+            "--ip",
+            fixed,
+            img,
+            "sleep",
+            "60",
+        )
+        shown_ip = json.loads(_run(cli, "inspect", "fixed-ip"))[0]["NetworkSettings"]["Networks"][
+            "extra"
+        ]
+        assert shown_ip["IPAddress"] == fixed
+        err = subprocess.run(
+            [*cli, "run", "-d", "--network", "extra", "--ip", "192.0.2.250", img, "true"],
+            capture_output=True,
+            text=True,
+        )
+        assert err.returncode != 0 and "does not belong" in err.stderr
+        _run(cli, "rm", "-f", "fixed-ip")
         _run(
             cli,
             "run",
@@ -230,7 +257,7 @@ def test_connect_publish_all_and_bad_input_with_docker_cli(daemon, tmp_path):
             not in json.loads(_run(cli, "inspect", "pall"))[0]["NetworkSettings"]["Networks"]
         )
     finally:
-        _run(cli, "rm", "-f", "pall", check=False)
+        _run(cli, "rm", "-f", "pall", "fixed-ip", "clash", check=False)
         _run(cli, "network", "rm", "extra", check=False)
     assert "pall" not in _run(cli, "ps", "-a")
 
