@@ -120,6 +120,12 @@ def main() -> int:
             f"{statistics.median(m.get('Private_Dirty', 0) for m in per) / 1024:.2f} MB"
         )
         print(f"zygote PSS {zy['Pss'] / 1024:.2f} MB, RSS {zy['Rss'] / 1024:.2f} MB")
+        uss = [m.get("Private_Clean", 0) + m.get("Private_Dirty", 0) for m in per]
+        print(
+            f"shim USS (private pages: what one more container adds) median "
+            f"{statistics.median(uss) / 1024:.2f} MB; "
+            f"ratio to containerd-shim's PSS: {statistics.median(uss) / DOCKER_SHIM_PSS_KB:.2f}"
+        )
         per_container = total / args.n
         print(
             f"per container (zygote + shims PSS) / N: {per_container / 1024:.2f} MB; "
