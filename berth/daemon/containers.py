@@ -388,7 +388,13 @@ class ContainerService:
                 return
             policy = restart.Policy.from_host_config(c.host_config)
             if daemon_start:
-                again = restart.restart_on_daemon_start(policy, c.state.manually_stopped)
+                # exited while the daemon was away: its policy applies as to any exit
+                # (on-failure after a crash too, as Docker's restore does)
+                again = restart.restart_on_daemon_start(
+                    policy, c.state.manually_stopped
+                ) or restart.should_restart(
+                    policy, info.code, c.state.manually_stopped, c.state.restart_count
+                )
             else:
                 again = restart.should_restart(
                     policy, info.code, c.state.manually_stopped, c.state.restart_count
