@@ -145,3 +145,33 @@ def test_oom_kill_is_recorded(runc_shims):
     rec = shim.wait(timeout=60)
     assert rec.exit_code == 137
     assert rec.oom_killed
+
+
+def test_zygote_death_touches_no_shim(runc_shims):
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    fresh = Path(tempfile.mkdtemp(prefix="bshim-z-", dir="/tmp"))
+    runc_shims.socket_dir = fresh
+    try:
+        shim = runc_shims.run(["sh", "-c", "read x; echo got $x; exit 4"], stdin_open=True)
+        zygote = client.zygote_pid(fresh)
+        assert zygote is not None
+        os.kill(zygote, signal.SIGKILL)
+        wait_for(lambda: not alive(zygote), what="zygote death")
+        assert shim.state().status == "running"
+        stream = shim.attach(stdin=True)
+        stream.write(b"hello\n")
+        out, _ = stream.read_all()
+        assert out == b"got hello\n"
+        assert shim.wait().exit_code == 4
+        # the next spawn starts a new zygote
+        again = runc_shims.run(["true"])
+        assert again.wait().exit_code == 0
+        assert client.zygote_pid(fresh) not in (None, zygote)
+    finally:
+        runc_shims.cleanup()
+        runc_shims.ids.clear()
+        client.stop_zygote(fresh)
+        shutil.rmtree(fresh, ignore_errors=True)
