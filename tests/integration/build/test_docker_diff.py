@@ -65,6 +65,19 @@ DOCKERFILES = {
         "RUN echo made > made.txt && mkdir -p /deep/er && chmod 700 /deep && rm /bin/vi\n"
         "COPY a.txt rel.txt\n"
     ),
+    "args": (
+        "ARG BASE=busybox\n"
+        "FROM ${BASE}\n"
+        "ARG WHO=world\n"
+        "ENV GREETING=hello-${WHO}\n"
+        "RUN echo $GREETING $WHO > /g.txt\n"
+        "EXPOSE 8000-8002 53/udp\n"
+        'LABEL a=b c="d e"\n'
+        "USER daemon\n"
+        "WORKDIR /home/d\n"
+        "COPY --chown=daemon:daemon a.txt .\n"
+        "RUN touch /tmp/made-by-daemon\n"
+    ),
     "multistage": (
         "FROM busybox AS builder\n"
         "RUN mkdir /out && echo built > /out/artifact\n"
