@@ -179,3 +179,22 @@ def test_same_config_and_tree(engines: tuple[Daemon, Daemon], tmp_path: Path, na
     assert (only_ours, only_theirs) == ({}, {})
     different = {k: (a[k], b[k]) for k in a if a[k] != b[k]}
     assert different == {}
+
+
+def test_onbuild_child_same_as_docker(engines: tuple[Daemon, Daemon], tmp_path: Path) -> None:
+    berthd, dockerd = engines
+    ctx = _context(tmp_path)
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\nONBUILD COPY a.txt /from-trigger.txt\nONBUILD ENV TRIGGERED=1\n"
+    )
+    for d in (berthd, dockerd):
+        d.docker("build", "--network", "none", "-t", "diff-parent:1", str(ctx))
+    (ctx / "Dockerfile").write_text('FROM diff-parent:1\nCMD ["true"]\n')
+    for d in (berthd, dockerd):
+        d.docker("build", "--network", "none", "-t", "diff-child:1", str(ctx))
+    ours, theirs = berthd.inspect("diff-child:1"), dockerd.inspect("diff-child:1")
+    for key in CONFIG_KEYS:
+        assert (ours["Config"].get(key) or None) == (theirs["Config"].get(key) or None), key
+    a, b = _listing(berthd, "diff-child:1"), _listing(dockerd, "diff-child:1")
+    assert a["from-trigger.txt"] == b["from-trigger.txt"]
+    assert a == b
