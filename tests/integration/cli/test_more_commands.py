@@ -186,3 +186,12 @@ def test_wait_several_and_top_args(engine, name: str) -> None:
     assert engine.run("run", "--name", other, "busybox", "sh", "-c", "exit 2").returncode == 2
     assert engine.ok("wait", name, other).split() == ["137", "2"]
     engine.ok("rm", name, other)
+
+
+def test_image_busybox_quickstart(engine) -> None:
+    if engine.kind != "berthd":
+        pytest.skip("`berth image busybox` is berthd's own route")
+    image_id = engine.ok("image", "busybox", "cli-quick:1").strip()
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", image_id)
+    assert engine.ok("run", "--rm", "cli-quick:1", "echo", "quick") == "quick\n"
+    engine.ok("rmi", "cli-quick:1")
