@@ -4,11 +4,15 @@ Public interface:
 
 - `berth.client.api.Client(host=None, version=None)`: one daemon connection
   target. `host` is `unix:///path`, `tcp://h:p` or `https://h:p` (TLS); default
-  from `BERTH_HOST`, then `DOCKER_HOST`, then `unix:///run/berth/berth.sock`.
+  from `BERTH_HOST`, else `unix:///run/berth/berth.sock` (DOCKER_HOST is not read).
   Methods: `get/post/put/delete/head(path, params=, body=, headers=) -> Any`
   (decoded JSON or bytes), `request(...) -> Response` (streaming body),
   `stream_json(...) -> Iterator[dict]` (JSON-lines progress, events, stats),
-  `hijack(...) -> Hijacked` (raw socket for attach/exec), `api_version()`.
+  `hijack(...) -> Hijacked` (raw socket + early bytes, `close_write()` for
+  stdin EOF), `begin(method, path, params) -> Pending` (send now;
+  `Pending.wait_head()`, `Pending.result()` later: `wait` before `start`),
+  `ping()`, `api_version()`. Version negotiation is optimistic: the newest
+  version first, the daemon's maximum on a "too new" refusal.
 - `berth.client.statuses.raise_for_status(status, body, what)`: maps an HTTP
   status back to a `berth.errors` kind (the one table, `KINDS`).
 - `berth.client.frames`: the 8-byte multiplexed stream framing (`encode_frame`,
