@@ -13,7 +13,7 @@ Public interface:
   `Pending.wait_head()`, `Pending.result()` later: `wait` before `start`),
   `ping()`, `api_version()`. Version negotiation is optimistic: the newest
   version first, the daemon's maximum on a "too new" refusal.
-- `berth.client.statuses.raise_for_status(status, body, what)`: maps an HTTP
+- `berth.client.statuses.raise_for_status(status, body)`: maps an HTTP
   status back to a `berth.errors` kind (the one table, `KINDS`).
 - `berth.client.frames`: the 8-byte multiplexed stream framing (`encode_frame`,
   `FrameReader`).
