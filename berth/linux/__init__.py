@@ -10,5 +10,6 @@ Modules: `libc` (loading, error check), `mount` (mount, umount, pivot_root),
 `namespaces` (unshare, setns, CLONE_* flags), `process` (prctl options,
 sethostname, setdomainname), `capabilities` (capget, capset, bounding and
 ambient sets), `seccomp` (libseccomp filters, loaded lazily), `devices`
-(mknod), `fds` (seqpacket socketpairs, SCM_RIGHTS, sealed memfds, execveat).
+(mknod), `fds` (seqpacket socketpairs, SCM_RIGHTS, sealed memfds, execveat),
+`keys` (keyctl: a new session keyring).
 """

@@ -181,6 +181,7 @@ def cmd_create(root: str, flags: dict, positional: list[str]) -> int:
         flags.get("pid_file"),
         flags.get("console_socket"),
         preserve_fds=_count(flags.get("preserve_fds", "0")),
+        new_keyring=not flags.get("no_new_keyring", False),
     )
     return 0
 

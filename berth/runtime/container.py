@@ -90,6 +90,7 @@ def create(
     console_socket: str | None = None,
     reaper: bool = False,
     preserve_fds: int = 0,
+    new_keyring: bool = True,
 ) -> Container:
     """Make the container and leave its init waiting on the exec fifo.
 
@@ -145,6 +146,7 @@ def create(
         state.save(directory, st)
         plan = Plan(container_id, spec, bundle, rootfs, directory, cgroup, console_socket)
         plan.preserve_fds = preserve_fds
+        plan.new_keyring = new_keyring
         preload(spec.process, spec.linux.seccomp, spec.hooks)
         plan.fifo_fd = os.open(container.fifo, os.O_PATH | os.O_CLOEXEC)
         try:

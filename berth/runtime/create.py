@@ -89,6 +89,7 @@ class Plan:
         # The console socket, connected by the runtime: the path may not be
         # reachable from the container's namespaces (exec, user namespaces).
         self.console_fd = -1
+        self.new_keyring = True  # a session keyring of its own (--no-new-keyring: keep ours)
         linux = spec.linux
         namespaces = linux.namespaces if linux else []
         self.join = [(n.type, n.path) for n in namespaces if n.path]

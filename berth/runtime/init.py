@@ -8,11 +8,13 @@ stderr with exit status 127, like a failed exec.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
 from berth.linux import process as prc
 from berth.linux.fds import execveat, sealed_memfd
+from berth.linux.keys import join_session_keyring
 from berth.oci.spec import Hooks, Process
 from berth.runtime import identity, rootfs
 from berth.runtime import messages as msg
@@ -64,6 +66,8 @@ def init_main(plan: Plan, sock: int) -> None:
         os.setsid()
         console = plan.console_fd if plan.console_fd >= 0 else None
         close_all_except({sock, fifo, plan.console_fd, *preserved(plan)})
+        if plan.new_keyring:
+            join_keyring(f"_ses.{plan.id}")
         # /proc is still the host's here: its "self" is our pid as the hooks must see it.
         plan.host_pid = int(os.readlink("/proc/self"))
         prepared = setup_container(plan, sock, console)
@@ -82,6 +86,16 @@ def init_main(plan: Plan, sock: int) -> None:
         exec_program(prepared)
     except BaseException as e:
         _die(e)
+
+
+def join_keyring(name: str) -> None:
+    """The container does not share the runtime's session keyring (as runc: a kernel
+    without keyrings, or a full key quota, leaves the inherited one)."""
+    try:
+        join_session_keyring(name)
+    except OSError as e:
+        if e.errno not in (errno.ENOSYS, errno.EDQUOT, errno.EACCES):
+            raise
 
 
 def _die(error: BaseException) -> None:

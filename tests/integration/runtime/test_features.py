@@ -428,3 +428,9 @@ def test_terminal_through_the_console_socket(any_runtime: Runtime, bundle: Bundl
     finally:
         os.close(master)
     assert output.decode().split() == ["/dev/pts/0", "30", "100", "hello"]
+
+
+def test_session_keyring_of_its_own(any_runtime: Runtime, bundle: Bundle):
+    bundle.config["linux"]["maskedPaths"] = []
+    result = run(any_runtime, bundle, "grep -o '_ses[^ ]*' /proc/keys")
+    assert f"_ses.{any_runtime.ids[-1]}:" in result.stdout.split(), result.stdout + result.stderr
