@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
 
 from berth.linux import devices as linux_devices
 from berth.linux import mount as m
@@ -246,9 +245,8 @@ def finish_root(propagation: str | None, readonly: bool) -> None:
 
 def bind_console(pts_path: str) -> None:
     """/dev/console becomes the container's pty slave (only in terminal mode)."""
-    if not os.path.lexists("/dev/console"):
-        os.close(os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
-    elif not stat.S_ISREG(os.lstat("/dev/console").st_mode) and os.path.islink("/dev/console"):
+    if os.path.islink("/dev/console"):
         os.unlink("/dev/console")
+    if not os.path.exists("/dev/console"):
         os.close(os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
     m.mount(pts_path, "/dev/console", None, m.MS_BIND)
