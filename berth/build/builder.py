@@ -22,7 +22,6 @@ import logging
 import posixpath
 import secrets
 import shutil
-import signal as _signal
 import tempfile
 import threading
 from collections.abc import Callable
@@ -33,27 +32,21 @@ from typing import Any
 
 from berth.build import copier, words
 from berth.build.cache import BuildCache, step_key
+from berth.build.configstep import config_step, nop_outcome
 from berth.build.context import Context
 from berth.build.copystep import CopyStep
 from berth.build.dockerfile import Heredoc
 from berth.build.instructions import (
     PROXY_ARGS,
     Arg,
-    Command,
     Copy,
     Dockerfile,
     From,
-    Healthcheck,
     Instruction,
-    KeyValues,
-    Onbuild,
     Run,
-    Shell,
     Single,
     Stage,
-    Words,
     parse_change,
-    parse_duration,
 )
 from berth.build.output import Output, Sequencer, familiar_tag
 from berth.build.plan import Plan, make_plan
@@ -301,37 +294,14 @@ class Builder:
         env = state.env()
 
         def nop(text: str, **kw: Any) -> StepOutcome:
-            created_by = f"/bin/sh -c #(nop)  {text}"
-            return StepOutcome(cfg, created_by, step_key("nop", created_by, dump(cfg)), **kw)
+            return nop_outcome(cfg, text, **kw)
 
         if isinstance(inst, Run):
             return self._run(state, inst, cfg, out)
         if isinstance(inst, Copy):
             return self._copy_step().plan(state, inst, cfg, env)
-        if isinstance(inst, Command):
-            args = list(inst.args) if inst.exec_form else [*state.shell, *inst.args]
-            if inst.keyword == "CMD":
-                cfg["Cmd"] = args
-                state.cmd_set = True
-            else:
-                cfg["Entrypoint"] = args
-                if not state.cmd_set:
-                    cfg["Cmd"] = None
-            return nop(f"{inst.keyword} {json.dumps(args)}")
-        if isinstance(inst, KeyValues):
-            pairs = [(words.expand(k, env, esc), words.expand(v, env, esc)) for k, v in inst.pairs]
-            if inst.keyword == "ENV":
-                current = [e for e in cfg.get("Env") or []]
-                for k, v in pairs:
-                    current = [e for e in current if e.partition("=")[0] != k]
-                    current.append(f"{k}={v}")
-                cfg["Env"] = current
-            else:
-                labels = dict(cfg.get("Labels") or {})
-                labels.update(pairs)
-                cfg["Labels"] = labels
-            shown = " ".join(f"{k}={v}" for k, v in pairs)
-            return nop(f"{inst.keyword} {shown}")
+        if isinstance(inst, Single) and inst.keyword == "WORKDIR":
+            return self._workdir(state, cfg, words.expand(inst.value, env, esc))
         if isinstance(inst, Arg):
             shown = []
             for name, default in inst.pairs:
@@ -348,62 +318,7 @@ class Builder:
             outcome = nop(f"ARG {' '.join(shown)}")
             outcome.key = step_key(outcome.key, dump(state.args))
             return outcome
-        if isinstance(inst, Words):
-            if inst.keyword == "EXPOSE":
-                ports = dict(cfg.get("ExposedPorts") or {})
-                added = []
-                for item in inst.items:
-                    for word in words.split(item, env, esc):
-                        for port in _ports(word):
-                            ports[port] = {}
-                            added.append(port)
-                cfg["ExposedPorts"] = ports
-                return nop(f"EXPOSE {' '.join(added)}")
-            vols = dict(cfg.get("Volumes") or {})
-            items = (
-                list(inst.items)
-                if inst.expanded
-                else [w for i in inst.items for w in words.split(i, env, esc)]
-            )
-            for v in items:
-                if not v.strip():
-                    raise InvalidArgument("VOLUME specified can not be an empty string")
-                vols[v] = {}
-            cfg["Volumes"] = vols
-            return nop(f"VOLUME {json.dumps(items)}")
-        if isinstance(inst, Single):
-            value = words.expand(inst.value, env, esc)
-            if inst.keyword == "WORKDIR":
-                return self._workdir(state, cfg, value)
-            if inst.keyword == "USER":
-                cfg["User"] = value
-                return nop(f"USER {value}")
-            if inst.keyword == "STOPSIGNAL":
-                _check_signal(value)
-                cfg["StopSignal"] = value
-                return nop(f"STOPSIGNAL {value}")
-            return nop(f"MAINTAINER {inst.value}", author=inst.value)
-        if isinstance(inst, Healthcheck):
-            hc: dict[str, Any] = {"Test": list(inst.test)}
-            for key, value in (
-                ("Interval", inst.interval),
-                ("Timeout", inst.timeout),
-                ("StartPeriod", inst.start_period),
-                ("StartInterval", inst.start_interval),
-            ):
-                if value:
-                    hc[key] = parse_duration(value)
-            if inst.retries:
-                hc["Retries"] = inst.retries
-            cfg["Healthcheck"] = hc
-            return nop(f"HEALTHCHECK &{{{json.dumps(hc['Test'])}}}")
-        if isinstance(inst, Shell):
-            cfg["Shell"] = list(inst.shell)
-            return nop(f"SHELL {json.dumps(list(inst.shell))}")
-        if isinstance(inst, Onbuild):
-            cfg["OnBuild"] = [*(cfg.get("OnBuild") or []), inst.expression]
-            return nop(f"ONBUILD {inst.expression}")
-        raise InvalidArgument(f"{inst.keyword} is not allowed here (line {inst.line})")
+        return config_step(state, inst, cfg, env, esc)
 
     # -- RUN -------------------------------------------------------------------
 
@@ -590,34 +505,6 @@ def _bind(source: str, target: str, ro: bool) -> dict[str, Any]:
         "source": source,
         "options": ["rbind", "rprivate", "ro" if ro else "rw"],
     }
-
-
-def _ports(word: str) -> list[str]:
-    port, _, proto = word.partition("/")
-    proto = (proto or "tcp").lower()
-    if proto not in ("tcp", "udp", "sctp"):
-        raise InvalidArgument(f"invalid proto: {proto}")
-    lo, dash, hi = port.partition("-")
-    try:
-        start = int(lo)
-        end = int(hi) if dash else start
-    except ValueError:
-        raise InvalidArgument(f"invalid containerPort: {port}") from None
-    if not (0 < start <= end <= 65535):
-        raise InvalidArgument(f"invalid port range: {port}")
-    return [f"{p}/{proto}" for p in range(start, end + 1)]
-
-
-def _check_signal(value: str) -> None:
-    if value.isdigit():
-        return
-    name = value.upper()
-    if not name.startswith("SIG"):
-        name = "SIG" + name
-    if name.startswith("SIGRTMIN") or name.startswith("SIGRTMAX"):
-        return
-    if not hasattr(_signal.Signals, name) and name not in _signal.Signals.__members__:
-        raise InvalidArgument(f"Invalid signal: {value}")
 
 
 def _shebang_script(inst: Run) -> Heredoc | None:
