@@ -16,7 +16,9 @@ Public interface:
 - `berth.build.words.expand / split` (Docker's quoting and `$var` rules).
 
 Modules: dockerfile (syntax), instructions (meaning), words (substitution),
-dockerignore, context (sources), copier (COPY/ADD layer tars), runner (RUN in
-a container through the OCI runtime CLI), views (image trees), cache (SQLite,
-migration 500), plan (stage graph), builder (steps), engine (entry point).
+dockerignore, context (sources), plan (stage graph), state (a stage's
+progress, a step's outcome), builder (stages and steps), configstep
+(config-only instructions), copystep + copier (COPY/ADD layer tars), runner
+(RUN in a container through the OCI runtime CLI), views (image trees), cache
+(SQLite, migration 500), output (log ordering), engine (entry point).
 """
