@@ -229,27 +229,9 @@ def set_route_localnet(bridge: str, netns: str | None = None) -> None:
         raise InternalError(f"cannot set route_localnet on {bridge}: {e}") from e
 
 
-_shared_dirs: set[str] = set()
-
-
-def _ensure_shared(directory: Path) -> None:
-    """Make the namespace directory a shared mount, as `ip netns` does, so that
-    unmounting a namespace file also reaches mount namespaces made after it."""
-    from berth.linux.mount import MS_BIND, MS_REC, MS_SHARED, mount
-
-    key = str(directory)
-    if key in _shared_dirs:
-        return
-    try:
-        mount(None, key, None, MS_SHARED | MS_REC)
-    except OSError:
-        mount(key, key, None, MS_BIND | MS_REC)
-        mount(None, key, None, MS_SHARED | MS_REC)
-    _shared_dirs.add(key)
-
-
 def release_dir(directory: Path) -> None:
-    """Undo `_ensure_shared` once the directory holds no namespace any more."""
+    """Unmount a namespace directory left bind-mounted on itself (by `ip netns` or an
+    older berth, which made it a shared mount) once it holds no namespace."""
     from berth.linux.mount import MNT_DETACH, umount
 
     key = str(directory)
@@ -260,7 +242,6 @@ def release_dir(directory: Path) -> None:
             umount(key, MNT_DETACH)
         except OSError:
             break
-    _shared_dirs.discard(key)
 
 
 def is_mountpoint(path: str) -> bool:
@@ -275,13 +256,18 @@ def is_mountpoint(path: str) -> bool:
 
 
 def create_sandbox(path: str) -> None:
-    """A fresh network namespace bound at `path`, with loopback up."""
+    """A fresh network namespace bound at `path`, with loopback up.
+
+    Unlike `ip netns`, the directory is not made a shared mount: a copy of the
+    bind mount in another mount namespace does not stop `remove_sandbox`
+    (unlinking a mount point elsewhere detaches it), and no directory mount is
+    left behind by a daemon that was killed.
+    """
     from berth.linux.mount import MS_BIND, mount
     from berth.linux.namespaces import CLONE_NEWNET, unshare
 
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    _ensure_shared(target.parent)
     if os.path.lexists(path):
         remove_sandbox(path)
     os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444))
