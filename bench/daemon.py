@@ -36,6 +36,25 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def shim_pss_mb(e: Engine, cid: str) -> float:
+    """PSS of the supervisor of one running container (containerd-shim / berth-shim)."""
+    pid = int(e.cli("inspect", "-f", "{{.State.Pid}}", cid).stdout.strip())
+    with open(f"/proc/{pid}/stat") as f:
+        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+    return pss_kb(ppid) / 1024
+
+
 def children(pid: int) -> list[int]:
     out = []
     for entry in os.listdir("/proc"):
@@ -151,17 +170,21 @@ def bench(e: Engine, runs: int, ps_containers: int) -> dict[str, float]:
     r["run --rm true"] = timed(lambda: e.cli("run", "--rm", *net, "busybox", "true"), runs)
     ids: list[str] = []
 
+    # a PID 1 that exits on SIGTERM, so `stop` measures the stop, not the timeout
+    waits = ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+
     def run_d() -> None:
-        ids.append(e.cli("run", "-d", *net, "busybox", "sleep", "1000").stdout.strip())
+        ids.append(e.cli("run", "-d", *net, "busybox", *waits).stdout.strip())
 
     r["run -d"] = timed(run_d, runs)
     pending = list(ids)
-    r["stop"] = timed(lambda: e.cli("stop", "-t", "1", pending.pop()), runs)
+    r["stop"] = timed(lambda: e.cli("stop", "-t", "5", pending.pop()), runs)
     target = e.cli("run", "-d", *net, "busybox", "sleep", "1000").stdout.strip()
     r["exec true"] = timed(lambda: e.cli("exec", target, "true"), runs)
     r["inspect"] = timed(lambda: e.cli("inspect", target), runs)
     time.sleep(2)
     r["idle RSS MB"] = sum(rss_kb(p) for p in e.daemon_pids()) / 1024
+    r["per-container PSS MB"] = shim_pss_mb(e, target)
     have = len(e.cli("ps", "-aq").stdout.split())
     for _ in range(max(0, ps_containers - have)):
         e.cli("create", *net, "busybox", "true")

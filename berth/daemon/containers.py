@@ -369,18 +369,20 @@ class ContainerService:
                     now_ns=info.finished_ns or None,
                 ),
             )  # fmt: skip
-            self._hooks_after_stop(cid)
-            self._cleanup_task(cid)
-            try:
-                self.images.unmount_rootfs(cid)
-            except Exception:
-                log.exception("unmounting the rootfs of %s", cid)
+            # tell waiters first (`stop` returns now); the cleanup below holds the
+            # container's lock, so a following start or rm waits for it
             if info.oom_killed:
                 self._emit(c, "oom")
             self._emit(c, "die", exitCode=str(info.code))
             with self._cond:
                 self._exit_gen[cid] = self._exit_gen.get(cid, 0) + 1
                 self._cond.notify_all()
+            self._hooks_after_stop(cid)
+            self._cleanup_task(cid)
+            try:
+                self.images.unmount_rootfs(cid)
+            except Exception:
+                log.exception("unmounting the rootfs of %s", cid)
             if c.state.status == Status.REMOVING:
                 return
             if c.host_config.get("AutoRemove"):

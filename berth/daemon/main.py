@@ -215,7 +215,10 @@ def make_server(host: str, app: Any, options: DaemonOptions) -> Any:
                 ctx.load_verify_locations(str(options.tls.cacert))
             if options.tls.verify:
                 ctx.verify_mode = ssl.CERT_REQUIRED
-            server.socket = ctx.wrap_socket(server.socket, server_side=True)
+            # the handshake happens in the connection's thread, not in the accept loop
+            server.socket = ctx.wrap_socket(
+                server.socket, server_side=True, do_handshake_on_connect=False
+            )
         elif options.insecure_tcp:
             log.warning("serving the API on %s WITHOUT TLS: anyone who can reach it has root", host)
         else:
