@@ -9,7 +9,9 @@
               ─ the image and its names registered in one transaction
                 (`ImageService.register_image`)
 
-Nothing is registered until every layer is unpacked, so a failure at any point
+The whole pull holds `ImageService.lease` (blobs, then the image's chain ids),
+so a concurrent rmi or prune cannot collect what it stored before the image
+references it. Nothing is registered until every layer is unpacked, so a failure at any point
 (bad digest, missing blob, broken connection after the retries, unauthorized,
 malformed manifest) leaves no image behind; verified blobs and unpacked layers
 that did arrive stay as shared, unreferenced content for the next pull or for
@@ -18,6 +20,7 @@ garbage collection, as in Docker. Progress goes out as Docker's JSON messages.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -156,6 +159,20 @@ class Puller:
 
     # ---- one reference -----------------------------------------------------------
     def _pull_one(self, ref: refs.Reference, platform: Platform, report: Reporter) -> PullResult:
+        """One image, under leases of the images service: while this pull runs, a
+        concurrent rmi or prune collects none of the blobs it stored and none of
+        the layers it found or unpacked before `register_image` references them."""
+        with contextlib.ExitStack() as held:
+            held.enter_context(self.service.lease())  # type: ignore[attr-defined]
+            return self._pull_leased(ref, platform, report, held)
+
+    def _pull_leased(
+        self,
+        ref: refs.Reference,
+        platform: Platform,
+        report: Reporter,
+        held: contextlib.ExitStack,
+    ) -> PullResult:
         r = self.resolve(ref, platform)
         # After the manifest arrived: an unknown tag fails before any message, so
         # the API can answer it with a status code, as Docker does.
@@ -175,6 +192,7 @@ class Puller:
                 f"{len(config.diff_ids)} diff ids in its config"
             )
         chain = dg.chain_ids(config.diff_ids)
+        held.enter_context(self.service.lease(chain))  # type: ignore[attr-defined]
         layers = []
         for i, desc in enumerate(parsed.layers):
             present = self.images.has_layer(chain[i])  # type: ignore[attr-defined]

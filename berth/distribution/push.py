@@ -94,6 +94,11 @@ class Pusher:
         return sorted(found, key=lambda r: r.tag or "")
 
     def _push_one(self, ref: refs.Reference, report: Reporter) -> PushResult:
+        """One tag, under a lease: a concurrent rmi or prune deletes no blob it reads."""
+        with self.service.lease():  # type: ignore[attr-defined]
+            return self._push_leased(ref, report)
+
+    def _push_leased(self, ref: refs.Reference, report: Reporter) -> PushResult:
         try:
             record = self.service.resolve(str(ref))  # type: ignore[attr-defined]
         except errors.NotFound:
@@ -190,6 +195,10 @@ class Pusher:
                 for d in blobs:
                     self.sources.add(d.digest, client.endpoint.host, repo)
             r = record
+            if not self.service.images.exists(r.id):  # type: ignore[attr-defined]
+                # Removed while it was pushed: the push stands, no record to revive.
+                log.info("image %s was removed during its push to %s", r.id, repo)  # type: ignore[attr-defined]
+                return
             self.service.images.add(  # type: ignore[attr-defined]
                 NewImage(
                     id=r.id,  # type: ignore[attr-defined]

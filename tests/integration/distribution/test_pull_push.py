@@ -433,3 +433,64 @@ def test_pull_by_digest(
     missing = f"{berth_registry.host}/by/digest@sha256:{'0' * 64}"
     with pytest.raises(errors.NotFound, match="manifest unknown"):
         engine.pull(missing)
+
+
+def test_prune_racing_a_pull_leaves_a_complete_image(
+    inproc: InProcessRegistry, engine: Engine, oci_layout: Callable[..., Layout], skopeo: Callable
+) -> None:
+    """An rmi and a prune -a run while a pull has stored blobs and found an existing
+    layer but registered nothing yet: the pull's leases keep all of it."""
+    base = layer_tar({"base": os.urandom(200_000)}, busybox=True)
+    old = oci_layout([base])
+    new = oci_layout([base, layer_tar({"a": os.urandom(300_000)}), layer_tar({"b": b"b"})])
+    copy_in(skopeo, old, inproc.host, "race/old:1")
+    copy_in(skopeo, new, inproc.host, "race/new:1")
+    engine.pull(f"{inproc.host}/race/old:1")
+    raced: list[object] = []
+
+    def emit(message: dict) -> None:
+        engine.messages.append(message)
+        if message.get("status") == "Download complete" and not raced:
+            engine.svc.delete(f"{inproc.host}/race/old:1")
+            raced.append(engine.svc.prune(all=True))
+
+    engine.messages = []
+    puller = Puller(engine.svc, engine.session, sources=engine.sources)
+    [result] = puller.pull(f"{inproc.host}/race/new:1", emit=emit)
+    assert raced, "the prune never ran during the pull"
+    assert engine.statuses(short(new.layer_digests[0])) == ["Already exists"]
+    assert engine.no_image(f"{inproc.host}/race/old:1")
+    record = engine.svc.resolve(f"{inproc.host}/race/new:1")
+    assert record.id == result.image_id == new.config_digest
+    for chain_id in record.chain_ids:
+        assert engine.svc.snapshotter.exists(chain_id)
+    for d in (new.manifest_digest, new.config_digest, *new.layer_digests[1:]):
+        assert engine.svc.content.has(d), d
+    # Collecting now (no pull running) keeps what the image references.
+    engine.svc.prune(all=False)
+    assert engine.svc.resolve(f"{inproc.host}/race/new:1").id == new.config_digest
+    for d in new.layer_digests[1:]:
+        assert engine.svc.content.has(d), d
+
+
+def test_rmi_racing_a_push_leaves_a_complete_remote_image(
+    berth_registry: Registry, engine: Engine, tmp_path: Path
+) -> None:
+    """The image is removed locally while its push runs: the push's lease keeps its
+    blobs until the push is done, so the registry gets the whole image."""
+    ref = f"{berth_registry.host}/race/pushed:1"
+    image = engine.svc.make_busybox_image(tag=ref)
+    raced: list[object] = []
+
+    def emit(message: dict) -> None:
+        if message.get("status") == "Preparing" and not raced:
+            raced.append(engine.svc.delete(ref, force=True))
+
+    [r] = Pusher(engine.svc, engine.session, sources=engine.sources).push(ref, emit=emit)
+    assert raced and engine.no_image(ref)
+    other = Engine(tmp_path / "other")
+    try:
+        [p] = other.pull(ref)
+        assert p.image_id == image.id and p.digest == r.digest
+    finally:
+        other.close()
