@@ -102,16 +102,7 @@ def test_listings_match(engine, name: str) -> None:
         engine.ok("rm", "-f", name)
 
 
-def test_exit_codes_match(engine, request: pytest.FixtureRequest) -> None:
-    if engine.kind == "berthd":
-        # Known daemon gap (issue 4, daemon part): after a failed start berthd
-        # does not auto-remove a --rm container, so docker's CLI (waiting for
-        # condition=removed) hangs. Runs anyway; XPASS once the daemon does it.
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="berthd keeps --rm containers whose start failed", strict=False
-            )
-        )
+def test_exit_codes_match(engine) -> None:
     for args in (
         ("run", "--rm", "busybox", "sh", "-c", "exit 42"),
         ("run", "--rm", "busybox", "nosuchcmd"),
