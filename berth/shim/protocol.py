@@ -180,6 +180,30 @@ def state_from(data: dict) -> ShimState:
     return ShimState(**values)
 
 
+class BadRequest(Exception):
+    """A request the shim refuses: `kind` names the berth.errors class the client raises."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def exit_code(status: int) -> tuple[int, int]:
+    """(exit code as Docker reports it, killing signal or 0)."""
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:
+        return 128 - code, -code
+    return code, 0
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, path)
+
+
 # ---- reading lines from a raw fd ----------------------------------------------------------
 
 

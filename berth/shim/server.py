@@ -27,149 +27,21 @@ import contextlib
 import dataclasses
 import json
 import os
-import re
 import signal
 import socket
 import termios
 import time
 
 from berth.shim import protocol as p
+from berth.shim.execs import Execs
 from berth.shim.jsonlog import JsonLog
 from berth.shim.ociruntime import Runtime, RuntimeFailed
+from berth.shim.oom import memory_cgroup_files, oom_kills
+from berth.shim.sockets import ConsoleSocket, listen
 from berth.shim.streams import Conn, Loop, Relay
 
 DRAIN_SECONDS = 2.0  # how long output may trail the init's exit
-EXEC_DRAIN_SECONDS = 1.0
 LINGER_SECONDS = 5.0  # how long an exited shim waits for replies to be read
-MAX_EXEC_RECORDS = 256
-
-
-class BadRequest(Exception):
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-
-
-def _short_path(path: str) -> tuple[str, int | None]:
-    """A socket address for `path` that fits sun_path: itself, or a /proc/<pid>/fd
-    path through a directory fd the caller keeps open while the address is used."""
-    if len(os.fsencode(path)) <= 100:
-        return path, None
-    dfd = os.open(os.path.dirname(path), os.O_PATH | os.O_CLOEXEC)
-    return f"/proc/{os.getpid()}/fd/{dfd}/{os.path.basename(path)}", dfd
-
-
-def _listen(path: str) -> tuple[socket.socket, int]:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-    addr, dfd = _short_path(path)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    try:
-        sock.bind(addr)
-        sock.listen(64)
-    finally:
-        if dfd is not None:
-            os.close(dfd)
-    return sock, os.stat(path).st_ino
-
-
-class ConsoleSocket:
-    """Where the runtime sends the pty master of a process started with a terminal."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        self.address, self._dfd = _short_path(path)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        self.sock.bind(self.address)
-        self.sock.listen(1)
-
-    def receive(self, timeout: float = 10.0) -> int:
-        """The master fd (the runtime has connected by the time it returned)."""
-        self.sock.settimeout(timeout)
-        conn, _ = self.sock.accept()
-        with conn:
-            conn.settimeout(timeout)
-            _, fds, _, _ = socket.recv_fds(conn, 1024, 4)
-        if not fds:
-            raise RuntimeFailed("the runtime sent no pty master on the console socket")
-        for extra in fds[1:]:
-            os.close(extra)
-        return fds[0]
-
-    def close(self) -> None:
-        self.sock.close()
-        if self._dfd is not None:
-            os.close(self._dfd)
-            self._dfd = None
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
-
-
-@dataclasses.dataclass
-class Exec:
-    exec_id: str
-    tty: bool
-    pid: int = 0
-    running: bool = False
-    exit_code: int | None = None
-    relay: Relay | None = None
-    files: tuple[str, ...] = ()
-    waiters: list = dataclasses.field(default_factory=list)  # Conns waiting for the exit
-
-
-def _exit_code(status: int) -> tuple[int, int]:
-    """(exit code as Docker reports it, killing signal or 0)."""
-    code = os.waitstatus_to_exitcode(status)
-    if code < 0:
-        return 128 - code, -code
-    return code, 0
-
-
-_CGROUPS_PATH = re.compile(rb'"cgroupsPath"\s*:\s*("(?:[^"\\]|\\.)*")')
-
-
-def _memory_cgroup_files(bundle: str, cid: str) -> list[str]:
-    """The files whose `oom_kill` counter tells whether the container was OOM-killed."""
-    # A regular expression, not json.load: the config holds a whole seccomp
-    # profile, and parsing it would leave its objects' pages dirty in the shim.
-    try:
-        with open(os.path.join(bundle, "config.json"), "rb") as f:
-            found = _CGROUPS_PATH.search(f.read())
-    except OSError:
-        return []
-    cg = json.loads(found.group(1)) if found else ""
-    if ":" in cg:  # systemd's slice:prefix:name form: not resolved here
-        return []
-    if not cg.startswith("/"):
-        base = "/"
-        with contextlib.suppress(OSError), open("/proc/self/cgroup") as f:
-            for line in f:
-                _, ctrls, path = line.rstrip("\n").split(":", 2)
-                if "memory" in ctrls.split(","):
-                    base = path
-                    break
-        cg = os.path.join(base, cg or cid)
-    rel = cg.lstrip("/")
-    return [
-        os.path.join("/sys/fs/cgroup/memory", rel, "memory.oom_control"),
-        os.path.join("/sys/fs/cgroup", rel, "memory.events"),
-    ]
-
-
-def _oom_kills(files: list[str]) -> int:
-    for path in files:
-        try:
-            with open(path) as f:
-                for line in f:
-                    key, _, value = line.partition(" ")
-                    if key == "oom_kill":
-                        return int(value)
-        except (OSError, ValueError):
-            continue
-    return 0
 
 
 class Shim:
@@ -184,16 +56,14 @@ class Shim:
         self.published = False  # exit told to waiters (output drained first)
         self.waiters: list[Conn] = []
         self.conns: set[Conn] = set()
-        self.execs: dict[str, Exec] = {}
-        self.exec_by_pid: dict[int, Exec] = {}
         self.spawned: dict[int, object] = {}  # runtime pid -> callback(status)
         self.unclaimed: dict[int, int] = {}  # reaped pids nobody knew yet -> status
         self.relay: Relay | None = None
         self.master: int | None = None
         self.quit_at: float | None = None
-        self.exec_seq = 0
         self.sock_ino = 0
         self.oom_files: list[str] = []
+        self.execs = Execs(self)
 
     def _path(self, name: str) -> str:
         return os.path.join(self.dir, name)
@@ -220,13 +90,13 @@ class Shim:
         for stale in (p.EXIT_NAME, p.INIT_PID_NAME, p.RUNTIME_LOG_NAME):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._path(stale))
-        _atomic_write(self._path(p.SHIM_PID_NAME), f"{os.getpid()}\n")
+        p.atomic_write_text(self._path(p.SHIM_PID_NAME), f"{os.getpid()}\n")
         self.loop.on_error = self._record_error
-        self.listener, self.sock_ino = _listen(self._path(p.SOCKET_NAME))
+        self.listener, self.sock_ino = listen(self._path(p.SOCKET_NAME))
         self.listener.setblocking(False)
         self.loop.want(self.listener.fileno(), self, read=True)
         self._signals()
-        self.oom_files = _memory_cgroup_files(self.cfg.bundle, self.cfg.id)
+        self.oom_files = memory_cgroup_files(self.cfg.bundle, self.cfg.id)
 
         log = (
             JsonLog(self.cfg.log_path, self.cfg.log_max_size, self.cfg.log_max_file)
@@ -323,8 +193,8 @@ class Shim:
                 self.spawned.pop(pid)(status)  # type: ignore[operator]
             elif pid == self.pid and self.exit is None:
                 self._init_exited(status)
-            elif pid in self.exec_by_pid:
-                self._exec_exited(self.exec_by_pid.pop(pid), status)
+            elif self.execs.reaped(pid, status):
+                pass
             elif len(self.unclaimed) < 4096:
                 self.unclaimed[pid] = status
 
@@ -332,12 +202,15 @@ class Shim:
 
     def _request(self, conn: Conn, msg: dict) -> None:
         op = msg.get("op")
-        handler = getattr(self, f"op_{op}", None) if isinstance(op, str) else None
+        handler = None
+        if isinstance(op, str):
+            owner = self.execs if op.startswith("exec") else self
+            handler = getattr(owner, f"op_{op}", None)
         try:
             if handler is None:
-                raise BadRequest("InvalidArgument", f"unknown shim request {op!r}")
+                raise p.BadRequest("InvalidArgument", f"unknown shim request {op!r}")
             handler(conn, msg)
-        except BadRequest as e:
+        except p.BadRequest as e:
             conn.reply_error(e.kind, e.message)
         except RuntimeFailed as e:
             conn.reply_error("InternalError", str(e))
@@ -347,8 +220,8 @@ class Shim:
             self._record_error()
             conn.reply_error("InternalError", f"{op} on container {self.cfg.id}: bug: {e!r}")
 
-    def _not_running(self) -> BadRequest:
-        return BadRequest("Conflict", f"container {self.cfg.id} is not running")
+    def _not_running(self) -> p.BadRequest:
+        return p.BadRequest("Conflict", f"container {self.cfg.id} is not running")
 
     def op_ping(self, conn: Conn, msg: dict) -> None:
         conn.reply(pid=os.getpid())
@@ -364,14 +237,14 @@ class Shim:
             stdin_open=self.cfg.stdin_open,
             attached=len(self.relay.clients) if self.relay else 0,
             exit=self.exit,
-            execs=[self._exec_state(e) for e in self.execs.values()],
+            execs=self.execs.states(),
         )
         conn.reply(**dataclasses.asdict(st))
         conn.finish()
 
     def op_start(self, conn: Conn, msg: dict) -> None:
         if self.status != "created":
-            raise BadRequest("Conflict", f"container {self.cfg.id} is {self.status}, not created")
+            raise p.BadRequest("Conflict", f"container {self.cfg.id} is {self.status}, not created")
         self._start()
         conn.reply(pid=self.pid)
         conn.finish()
@@ -390,13 +263,10 @@ class Shim:
     def op_resize(self, conn: Conn, msg: dict) -> None:
         height, width = int(msg["height"]), int(msg["width"])
         if height < 0 or width < 0 or height > 0xFFFF or width > 0xFFFF:
-            raise BadRequest("InvalidArgument", f"bad window size {height}x{width}")
+            raise p.BadRequest("InvalidArgument", f"bad window size {height}x{width}")
         exec_id = msg.get("exec_id")
-        if exec_id:
-            ex = self._exec(exec_id)
-            fd = ex.relay.pty if ex.relay else None
-        else:
-            fd = self.relay.pty if self.relay else None
+        main_pty = self.relay.pty if self.relay else None
+        fd = self.execs.pty(str(exec_id)) if exec_id else main_pty
         if fd is not None:
             termios.tcsetwinsize(fd, (height, width))
         conn.reply()
@@ -420,7 +290,7 @@ class Shim:
 
     def op_pause(self, conn: Conn, msg: dict) -> None:
         if self.status != "running":
-            raise BadRequest("Conflict", f"container {self.cfg.id} is {self.status}")
+            raise p.BadRequest("Conflict", f"container {self.cfg.id} is {self.status}")
         self._runtime_call("pause", self.cfg.id)
         self.status = "paused"
         conn.reply()
@@ -428,7 +298,7 @@ class Shim:
 
     def op_resume(self, conn: Conn, msg: dict) -> None:
         if self.status != "paused":
-            raise BadRequest("Conflict", f"container {self.cfg.id} is not paused")
+            raise p.BadRequest("Conflict", f"container {self.cfg.id} is not paused")
         self._runtime_call("resume", self.cfg.id)
         self.status = "running"
         conn.reply()
@@ -449,165 +319,17 @@ class Shim:
 
     def op_shutdown(self, conn: Conn, msg: dict) -> None:
         if self.exit is None:
-            raise BadRequest("Conflict", f"container {self.cfg.id} is still running")
+            raise p.BadRequest("Conflict", f"container {self.cfg.id} is still running")
         conn.reply()
         conn.finish()
         if self.quit_at is not None:
             self.quit_at = min(self.quit_at, time.monotonic() + 0.5)
 
-    # ---- exec -------------------------------------------------------------------------
-
-    def _exec(self, exec_id: str) -> Exec:
-        ex = self.execs.get(exec_id)
-        if ex is None:
-            raise BadRequest("NotFound", f"No such exec instance: {exec_id}")
-        return ex
-
-    @staticmethod
-    def _exec_state(ex: Exec) -> p.ExecState:
-        return p.ExecState(ex.exec_id, ex.pid, ex.running, ex.exit_code)
-
-    def op_exec_state(self, conn: Conn, msg: dict) -> None:
-        conn.reply(**dataclasses.asdict(self._exec_state(self._exec(str(msg["exec_id"])))))
-        conn.finish()
-
-    def op_exec_wait(self, conn: Conn, msg: dict) -> None:
-        ex = self._exec(str(msg["exec_id"]))
-        if ex.exit_code is not None:
-            conn.reply(**dataclasses.asdict(self._exec_state(ex)))
-            conn.finish()
-        else:
-            ex.waiters.append(conn)
-
-    def op_exec(self, conn: Conn, msg: dict) -> None:
-        req = p.from_fields(p.ExecRequest, msg)
-        if self.status != "running":
-            raise BadRequest("Conflict", f"container {self.cfg.id} is {self.status}, not running")
-        old = self.execs.get(req.exec_id)
-        if old is not None and (old.running or old.pid == 0):
-            raise BadRequest("Conflict", f"exec {req.exec_id} is already running")
-        self.exec_seq += 1
-        n = self.exec_seq
-        process_file = self._path(f"exec-{n}.json")
-        pid_file = self._path(f"exec-{n}.pid")
-        log_file = self._path(f"exec-{n}.log")
-        _atomic_write(process_file, json.dumps(req.process))
-        ex = Exec(req.exec_id, bool(req.tty), files=(process_file, pid_file, log_file))
-        self._remember(ex)
-        rt = dataclasses.replace(self.rt, log=log_file)
-        console = None
-        pipes: tuple[int | None, int, int] | None = None
-        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-        try:
-            if ex.tty:
-                console = ConsoleSocket(self._path(f"exec-{n}.sock"))
-                pid = rt.spawn(rt.exec_argv(process_file, pid_file, console.address))
-            else:
-                in_r, in_w = os.pipe() if req.stdin else (null, None)
-                out_r, out_w = os.pipe()
-                err_r, err_w = os.pipe()
-                try:
-                    pid = rt.spawn(rt.exec_argv(process_file, pid_file, None), (in_r, out_w, err_w))
-                except BaseException:
-                    for fd in (in_w, out_r, err_r):
-                        if fd is not None:
-                            os.close(fd)
-                    raise
-                finally:
-                    for fd in {in_r, out_w, err_w} - {null}:
-                        os.close(fd)
-                pipes = (in_w, out_r, err_r)
-        except BaseException:
-            if console:
-                console.close()
-            del self.execs[req.exec_id]
-            raise
-        finally:
-            os.close(null)
-        self.spawned[pid] = lambda status: self._exec_started(
-            conn, req, ex, rt, console, pipes, status
-        )
-
-    def _exec_started(self, conn, req, ex, rt, console, pipes, status) -> None:
-        try:
-            rt.check(status, "exec")
-            with open(ex.files[1]) as f:
-                ex.pid = int(f.read().strip())
-            if console is not None:
-                master = console.receive()
-                ex.relay = Relay(self.loop, {master: p.STDOUT}, master, pty=master)
-            else:
-                in_w, out_r, err_r = pipes
-                ex.relay = Relay(self.loop, {out_r: p.STDOUT, err_r: p.STDERR}, in_w)
-                pipes = None
-        except (RuntimeFailed, OSError, ValueError) as e:
-            if pipes:
-                for fd in pipes:
-                    if fd is not None:
-                        os.close(fd)
-            self.execs.pop(ex.exec_id, None)
-            self._remove_files(ex)
-            conn.reply_error("InternalError", f"OCI runtime exec failed: {e}")
-            return
-        finally:
-            if console is not None:
-                console.close()
-        ex.running = True
-        conn.reply(**dataclasses.asdict(self._exec_state(ex)))
-        if req.attach and not conn.closed:
-            conn.stdin = bool(req.stdin)
-            conn.stdout = conn.stderr = True
-            conn.stdin_once = True
-            conn.detach_keys = req.detach_keys.encode("latin-1") if conn.stdin else b""
-            ex.relay.add(conn)
-        else:
-            conn.finish()
-        if ex.pid in self.unclaimed:
-            self._exec_exited(ex, self.unclaimed.pop(ex.pid))
-        else:
-            self.exec_by_pid[ex.pid] = ex
-
-    def _exec_exited(self, ex: Exec, status: int) -> None:
-        code, _ = _exit_code(status)
-
-        def done() -> None:
-            ex.exit_code = code
-            ex.running = False
-            if ex.relay is not None:
-                ex.relay.end("exited", code)
-                ex.relay.close()
-            self._remove_files(ex)
-            state = dataclasses.asdict(self._exec_state(ex))
-            for waiter in ex.waiters:
-                waiter.reply(**state)
-                waiter.finish()
-            ex.waiters.clear()
-
-        if ex.relay is None:
-            done()
-        else:
-            ex.relay.drain(EXEC_DRAIN_SECONDS, done)
-
-    def _remember(self, ex: Exec) -> None:
-        self.execs[ex.exec_id] = ex
-        if len(self.execs) > MAX_EXEC_RECORDS:
-            for key, old in list(self.execs.items()):
-                if not old.running and old.pid:
-                    del self.execs[key]
-                    if len(self.execs) <= MAX_EXEC_RECORDS:
-                        break
-
-    @staticmethod
-    def _remove_files(ex: Exec) -> None:
-        for path in ex.files:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-
     # ---- the end ----------------------------------------------------------------------
 
     def _init_exited(self, status: int) -> None:
-        code, sig = _exit_code(status)
-        oom = sig == signal.SIGKILL and _oom_kills(self.oom_files) > 0
+        code, sig = p.exit_code(status)
+        oom = sig == signal.SIGKILL and oom_kills(self.oom_files) > 0
         self.exit = p.ExitRecord(
             exit_code=code, finished_ns=time.time_ns(), oom_killed=oom, signal=sig
         )
@@ -665,13 +387,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _atomic_write(path: str, text: str) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.rename(tmp, path)
 
 
 def run_shim(cfg: p.SpawnConfig, reply: socket.socket) -> None:

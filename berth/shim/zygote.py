@@ -34,7 +34,8 @@ import sys
 import berth.linux.process  # noqa: F401 - pre-loaded (ctypes) for the shims
 from berth.shim import protocol as p
 from berth.shim import server
-from berth.shim.server import _listen, run_shim
+from berth.shim.server import run_shim
+from berth.shim.sockets import listen
 
 
 def code_stamp() -> tuple[int, ...]:
@@ -50,7 +51,7 @@ def code_stamp() -> tuple[int, ...]:
 
 def run_zygote(socket_dir: str) -> int:
     path = os.path.join(socket_dir, p.ZYGOTE_SOCKET_NAME)
-    listener, _ = _listen(path)
+    listener, _ = listen(path)
     if os.fork() != 0:
         os._exit(0)
     null = os.open(os.devnull, os.O_RDWR)
