@@ -117,16 +117,20 @@ def fail_child(sock: int, error: BaseException) -> None:
 
 
 def join_namespaces(join: list[tuple[str, str]]) -> None:
-    """setns into each namespace given by path; the user namespace last, so the
-    others are joined with the host's privileges."""
-    for kind, path in sorted(join, key=lambda j: j[0] == "user"):
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError as e:
-            raise OSError(e.errno, f"open namespace {kind} {path}: {e.strerror}") from None
-        try:
+    """setns into each namespace given by path. All are opened first (joining the
+    mount namespace changes what /proc shows), and the user namespace is joined
+    last, so the others are joined with the host's privileges."""
+    opened: list[tuple[str, str, int]] = []
+    try:
+        for kind, path in sorted(join, key=lambda j: j[0] == "user"):
+            try:
+                opened.append((kind, path, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
+            except OSError as e:
+                raise OSError(e.errno, f"open namespace {kind} {path}: {e.strerror}") from None
+        for kind, path, fd in opened:
             ns.setns(fd, ns.FLAGS[kind], f"{kind} namespace {path}")
-        finally:
+    finally:
+        for _, _, fd in opened:
             os.close(fd)
 
 

@@ -434,3 +434,20 @@ def test_session_keyring_of_its_own(any_runtime: Runtime, bundle: Bundle):
     bundle.config["linux"]["maskedPaths"] = []
     result = run(any_runtime, bundle, "grep -o '_ses[^ ]*' /proc/keys")
     assert f"_ses.{any_runtime.ids[-1]}:" in result.stdout.split(), result.stdout + result.stderr
+
+
+def test_exec_into_a_user_namespace(any_runtime: Runtime, bundle: Bundle, userns_rootfs: Path):
+    bundle.config["root"]["path"] = str(userns_rootfs)
+    bundle.config["linux"]["namespaces"].append({"type": "user"})
+    bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["mounts"] = [
+        m for m in bundle.config["mounts"] if m["destination"] in ("/proc", "/dev", "/dev/pts")
+    ]
+    del bundle.config["linux"]["resources"]
+    bundle.config["process"]["args"] = ["sleep", "60"]
+    bundle.write()
+    cid = any_runtime.new_id()
+    assert any_runtime.detached("run", "-d", "-b", str(bundle.path), cid).returncode == 0
+    result = any_runtime("exec", cid, "sh", "-c", "id -u; cat /proc/self/uid_map")
+    assert result.stdout.split() == ["0", "0", "100000", "65536"], result.stderr
