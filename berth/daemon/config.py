@@ -36,3 +36,8 @@ class DaemonOptions:
     labels: tuple[str, ...] = ()
     dns: tuple[str, ...] = ()
     pidfile: Path | None = None
+    # registries (berth.daemon.distribution turns them into RegistryOptions)
+    registry_mirrors: tuple[str, ...] = ()  # URLs, used for Docker Hub names only
+    insecure_registries: tuple[str, ...] = ()  # hosts or CIDRs; 127.0.0.0/8 always
+    max_concurrent_downloads: int = 3
+    max_concurrent_uploads: int = 5

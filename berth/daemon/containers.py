@@ -346,7 +346,7 @@ class ContainerService:
                 info = self.tasks.wait(cid)
             except Exception as exc:
                 log.warning("lost the shim of %s: %s", cid, exc)
-                info = ExitInfo(code=255, finished_ns=time.time_ns())
+                info = self.tasks.exit_record(cid) or self._reap_orphan(cid)
             if not self._closing:
                 self._on_exit(cid, info)
 
@@ -366,7 +366,7 @@ class ContainerService:
                 c,
                 transition(
                     c.name, c.state, Ev.EXIT, exit_code=info.code, oom_killed=info.oom_killed,
-                    now_ns=info.finished_ns or None,
+                    now_ns=info.finished_ns or None, error=info.error,
                 ),
             )  # fmt: skip
             # tell waiters first (`stop` returns now); the cleanup below holds the
@@ -403,6 +403,28 @@ class ContainerService:
                 )
             if again and not self._closing:
                 self._schedule_restart(c)
+
+    def _reap_orphan(self, cid: str) -> ExitInfo:
+        """The shim died without recording an exit: kill what is left of the
+        container through its runtime, and report it exited with the reason."""
+        import subprocess
+
+        try:
+            c = self.store.get(cid)
+            runtime = self.runtime_path(c.runtime)
+            subprocess.run(
+                [runtime, "--root", str(self.runtime_root / c.runtime), "delete", "--force", cid],
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )
+        except Exception:
+            log.exception("killing the processes of %s after its shim died", cid)
+        return ExitInfo(
+            code=137,
+            finished_ns=time.time_ns(),
+            error="the container's shim died; its processes were killed",
+        )
 
     def _auto_remove(self, cid: str) -> None:
         try:
@@ -750,9 +772,7 @@ class ContainerService:
                     self._watch(c.id)
                     health.start_monitor(self, c.id)
                     continue
-                info = self.tasks.exit_record(c.id) or ExitInfo(
-                    code=255, finished_ns=time.time_ns()
-                )
+                info = self.tasks.exit_record(c.id) or self._reap_orphan(c.id)
                 self._on_exit(c.id, info, daemon_start=True)
             elif st == Status.RESTARTING:
                 self._save(c, transition(c.name, c.state, Ev.START_FAILED, error=""))

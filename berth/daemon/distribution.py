@@ -4,8 +4,9 @@ It wires `berth.distribution` to what only the daemon has: the images service
 (content store, image store, snapshots), the metadata connection (blob sources
 for cross-repository mounts), events, and the registry settings from the
 daemon's options (`registry_mirrors`, `insecure_registries`,
-`max_concurrent_downloads`, `max_concurrent_uploads`; defaults when the
-options do not carry them). Credentials arrive per request (X-Registry-Auth).
+`max_concurrent_downloads`, `max_concurrent_uploads`: berthd's
+`--registry-mirror`, `--insecure-registry`, `--max-concurrent-downloads`,
+`--max-concurrent-uploads` flags or the same daemon.json keys, plural). Credentials arrive per request (X-Registry-Auth).
 
 Long operations run on a worker thread and hand Docker's JSON progress
 messages to the caller through a queue, so the API can stream them; an error
@@ -34,12 +35,12 @@ _DONE = object()
 
 
 def create(ctx: Any) -> DistributionService:
-    opts = ctx.options
+    opts = ctx.options  # berth.daemon.config.DaemonOptions: flags and daemon.json
     options = RegistryOptions(
-        insecure_registries=tuple(getattr(opts, "insecure_registries", ()) or ()),
-        mirrors=tuple(getattr(opts, "registry_mirrors", ()) or ()),
-        max_concurrent_downloads=int(getattr(opts, "max_concurrent_downloads", 3) or 3),
-        max_concurrent_uploads=int(getattr(opts, "max_concurrent_uploads", 5) or 5),
+        insecure_registries=opts.insecure_registries,
+        mirrors=opts.registry_mirrors,
+        max_concurrent_downloads=opts.max_concurrent_downloads,
+        max_concurrent_uploads=opts.max_concurrent_uploads,
     )
     images = ctx.images
     return DistributionService(getattr(images, "svc", images), ctx.db, ctx.events, options)

@@ -56,6 +56,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--init-path", help="init binary for --init (default /usr/bin/tini-static)")
     p.add_argument("--pidfile", "-p")
     p.add_argument("--debug", "-D", action="store_true", default=None)
+    p.add_argument(
+        "--registry-mirror",
+        action="append",
+        dest="registry_mirrors",
+        metavar="URL",
+        help="mirror for Docker Hub pulls (repeatable)",
+    )
+    p.add_argument(
+        "--insecure-registry",
+        action="append",
+        dest="insecure_registries",
+        metavar="HOST",
+        help="registry host or CIDR without TLS checks (repeatable)",
+    )
+    p.add_argument("--max-concurrent-downloads", type=int, help="layers pulled at once (3)")
+    p.add_argument("--max-concurrent-uploads", type=int, help="layers pushed at once (5)")
     return p
 
 
@@ -75,6 +91,10 @@ _KEYS = {  # daemon.json key -> flag attribute
     "init-path": "init_path",
     "pidfile": "pidfile",
     "debug": "debug",
+    "registry-mirrors": "registry_mirrors",
+    "insecure-registries": "insecure_registries",
+    "max-concurrent-downloads": "max_concurrent_downloads",
+    "max-concurrent-uploads": "max_concurrent_uploads",
 }
 _OTHER_KEYS = {
     "runtimes",
@@ -172,6 +192,10 @@ def options_from(args: argparse.Namespace, config: dict[str, Any]) -> DaemonOpti
         labels=tuple(config.get("labels") or ()),
         dns=tuple(config.get("dns") or ()),
         pidfile=Path(merged["pidfile"]) if merged["pidfile"] else None,
+        registry_mirrors=tuple(merged["registry_mirrors"] or ()),
+        insecure_registries=tuple(merged["insecure_registries"] or ()),
+        max_concurrent_downloads=int(merged["max_concurrent_downloads"] or 3),
+        max_concurrent_uploads=int(merged["max_concurrent_uploads"] or 5),
     )
 
 

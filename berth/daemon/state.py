@@ -153,7 +153,7 @@ def transition(
             return r(state, pid=0, exit_code=exit_code, oom_killed=oom_killed)
         return r(
             state, status=Status.EXITED, pid=0, exit_code=exit_code, finished_at=now,
-            oom_killed=oom_killed, health=_health_stopped(state.health),
+            oom_killed=oom_killed, health=_health_stopped(state.health), error=error,
         )  # fmt: skip
     if event == Ev.PAUSE:
         return r(state, status=Status.PAUSED)

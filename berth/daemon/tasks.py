@@ -19,6 +19,7 @@ class ExitInfo:
     code: int
     oom_killed: bool = False
     finished_ns: int = 0
+    error: str = ""
 
 
 @dataclass(frozen=True, slots=True)

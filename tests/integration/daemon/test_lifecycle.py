@@ -162,3 +162,28 @@ def _alive_cmd(script: str) -> bool:
             except OSError:
                 pass
     return False
+
+
+def test_shim_killed_by_hand(berthd):
+    cid = _create(berthd, ["sleep", "300"])
+    berthd.request("POST", f"/containers/{cid}/start")
+    pid = _state(berthd, cid)["State"]["Pid"]
+    shim_pid = int((berthd.exec_root / "shims" / cid / "shim.pid").read_text())
+    import os
+    import signal
+
+    os.kill(shim_pid, signal.SIGKILL)
+    doc = _poll(lambda: (d := _state(berthd, cid))["State"]["Status"] == "exited" and d)
+    assert doc, _state(berthd, cid)
+    assert doc["State"]["ExitCode"] == 137 and "shim died" in doc["State"]["Error"]
+    assert _poll(lambda: not os.path.exists(f"/proc/{pid}/stat") or _zombie(pid))
+    assert berthd.request("DELETE", f"/containers/{cid}")[0] == 204
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return True
+    return stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] in (b"Z", b"X")
