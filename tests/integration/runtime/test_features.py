@@ -451,3 +451,16 @@ def test_exec_into_a_user_namespace(any_runtime: Runtime, bundle: Bundle, userns
     assert any_runtime.detached("run", "-d", "-b", str(bundle.path), cid).returncode == 0
     result = any_runtime("exec", cid, "sh", "-c", "id -u; cat /proc/self/uid_map")
     assert result.stdout.split() == ["0", "0", "100000", "65536"], result.stderr
+
+
+def test_exec_gets_the_containers_seccomp_filter(any_runtime: Runtime, bundle: Bundle):
+    writable_tmp(bundle)
+    bundle.config["linux"]["seccomp"] = SECCOMP
+    bundle.config["process"]["args"] = ["sleep", "60"]
+    bundle.write()
+    cid = any_runtime.new_id()
+    assert any_runtime.detached("run", "-d", "-b", str(bundle.path), cid).returncode == 0
+    result = any_runtime(
+        "exec", cid, "sh", "-c", "mkdir /tmp/x || echo refused; grep Seccomp: /proc/self/status"
+    )
+    assert result.stdout.split() == ["refused", "Seccomp:", "2"], result.stderr
