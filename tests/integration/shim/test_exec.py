@@ -47,9 +47,7 @@ def test_exec_with_stdin(running):
     assert out == b"fed through exec\n" and stream.end.exit_code == 0
 
 
-def test_exec_tty_resize(running, shims):
-    if shims.runtime.endswith("berth-runc"):
-        pytest.xfail("berth-runc exec connects to the console socket inside the container")
+def test_exec_tty_resize(running):
     stream = running.exec("e-tty", process(["sh"], tty=True), tty=True, stdin=True)
     running.resize(41, 99, exec_id="e-tty")
     stream.write(b"stty size; exit 3\n")
