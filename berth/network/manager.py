@@ -11,6 +11,8 @@ Container lifecycle as the daemon drives it:
   exit    -> `teardown(container_id)`    everything above removed, addresses freed
   remove  -> `unregister_container(id)`  endpoints forgotten
 A failure inside `setup` undoes what it did before raising: nothing half-created.
+The start/exit half lives in berth/network/sandbox.py (`Sandboxes`); the
+Docker-shaped views in berth/network/views.py.
 """
 
 from __future__ import annotations
@@ -19,20 +21,20 @@ import contextlib
 import hashlib
 import ipaddress
 import logging
-import os
 import secrets
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from berth.errors import Conflict, Forbidden, InvalidArgument, NotFound
-from berth.network import hosts, ipam, nat, netlink, ports, views
+from berth.network import hosts, ipam, nat, netlink, views
 from berth.network.bridge import BridgeDriver, NullDriver
 from berth.network.dns import DnsTable, EmbeddedDns
 from berth.network.driver import Endpoint, NetworkRecord
 from berth.network.plan import bridge_name_for, check_ifname, host_veth_name
-from berth.network.store import EndpointRow, NetworkStore, SandboxRow
+from berth.network.sandbox import Sandboxes, SandboxInfo, SandboxRequest  # re-exported
+from berth.network.store import EndpointRow, NetworkStore
 
 log = logging.getLogger(__name__)
 
@@ -63,34 +65,6 @@ class EndpointRequest:
     ipv4_address: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SandboxRequest:
-    """What `setup` needs to know about a container about to start."""
-
-    container_id: str
-    name: str
-    hostname: str
-    network_mode: str = "bridge"
-    domainname: str = ""
-    port_bindings: dict[str, list[dict[str, str]] | None] = field(default_factory=dict)
-    exposed_ports: dict[str, object] = field(default_factory=dict)
-    publish_all: bool = False
-    dns: tuple[str, ...] = ()
-    dns_search: tuple[str, ...] = ()
-    dns_options: tuple[str, ...] = ()
-    extra_hosts: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class SandboxInfo:
-    """What the daemon puts into the OCI spec and the container's files."""
-
-    netns_path: str | None  # None: share the host's network namespace
-    hosts: str
-    resolv_conf: str
-    ports: dict[str, list[dict[str, str]] | None]
-
-
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -103,8 +77,8 @@ class NetworkManager:
     def __init__(self, conn, cfg: ManagerConfig) -> None:
         self.cfg = cfg
         self.store = NetworkStore(conn)
-        self._lock = threading.RLock()
-        self.iptables = nat.Iptables(self._host_ns_path()) if cfg.iptables else None
+        self.lock = threading.RLock()  # one change of networking state at a time
+        self.iptables = nat.Iptables(self.host_ns_path()) if cfg.iptables else None
         self.chains = nat.Chains(cfg.chain_prefix)
         self.drivers = {
             "bridge": BridgeDriver(
@@ -117,10 +91,10 @@ class NetworkManager:
             "null": NullDriver("null"),
         }
         self.dns_table = DnsTable()
-        self.dns: EmbeddedDns | None = None
         self._ensure_predefined()
+        self.sandboxes = Sandboxes(self)
 
-    def _host_ns_path(self) -> str | None:
+    def host_ns_path(self) -> str | None:
         return None if self.cfg.host_netns is None else netlink.ns_path(self.cfg.host_netns)
 
     @property
@@ -139,7 +113,7 @@ class NetworkManager:
         return taken + netlink.host_routes(self.cfg.host_netns)
 
     def _ensure_predefined(self) -> None:
-        with self._lock:
+        with self.lock:
             names = {n.name for n in self.store.networks()}
             if "host" not in names:
                 self.store.add_network(
@@ -194,7 +168,7 @@ class NetworkManager:
                 raise Forbidden(f'only one instance of "{driver}" network is allowed')
             raise NotFound(f'plugin "{driver}" not found')
         options = dict(options or {})
-        with self._lock:
+        with self.lock:
             if any(n.name == name for n in self.store.networks()):
                 raise Conflict(f"network with name {name} already exists")
             cfg = ipam.configure(
@@ -239,7 +213,7 @@ class NetworkManager:
         return self.store.networks()
 
     def remove(self, ref: str) -> None:
-        with self._lock:
+        with self.lock:
             net = self.store.find(ref)
             if net.predefined:
                 raise Forbidden(f"{net.name} is a pre-defined network and cannot be removed")
@@ -283,7 +257,7 @@ class NetworkManager:
                     f"container sharing {mode} network cannot be connected to networks"
                 )
             return
-        with self._lock:
+        with self.lock:
             try:
                 wanted = self.store.find(mode).id
                 if not any(self.store.find(r.network).id == wanted for r in requests):
@@ -306,7 +280,7 @@ class NetworkManager:
             self.store.delete_endpoint(ep.network_id, container_id)
 
     def unregister_container(self, container_id: str) -> None:
-        with self._lock:
+        with self.lock:
             self.teardown(container_id)
             for ep in self.store.endpoints(container_id=container_id):
                 self.store.delete_endpoint(ep.network_id, container_id)
@@ -321,7 +295,7 @@ class NetworkManager:
         ip: str | None = None,
     ) -> EndpointRow:
         """Record an endpoint; join the running sandbox now if there is one."""
-        with self._lock:
+        with self.lock:
             net = self.store.find(ref)
             if net.driver in ("host", "null"):
                 raise Forbidden(
@@ -362,16 +336,16 @@ class NetworkManager:
             sb = self.store.sandbox(container_id)
             if sb is not None and sb.mode == "netns" and sb.netns_path:
                 try:
-                    self._join(net, row, sb.netns_path, default_route=not existing)
+                    self.join_endpoint(net, row, sb.netns_path, default_route=not existing)
                 except BaseException:
                     self.store.delete_endpoint(net.id, container_id)
                     raise
-                if self.dns is not None and net.name != "bridge" and not sb.dns:
-                    self._attach_dns(container_id, sb)
+                if self.cfg.dns and net.name != "bridge" and not sb.dns:
+                    self.sandboxes.attach_dns(container_id, sb)
             return row
 
     def disconnect(self, ref: str, container_id: str, *, force: bool = False) -> None:
-        with self._lock:
+        with self.lock:
             net = self.store.find(ref)
             eps = [
                 e for e in self.store.endpoints(network_id=net.id) if e.container_id == container_id
@@ -382,7 +356,7 @@ class NetworkManager:
                 raise NotFound(
                     f"container {container_id[:12]} is not connected to network {net.name}"
                 )
-            self._leave(net, eps[0])
+            self.leave_endpoint(net, eps[0])
             self.store.delete_endpoint(net.id, container_id)
 
     def _ipam(self, net: NetworkRecord) -> ipam.IpamConfig:
@@ -393,7 +367,7 @@ class NetworkManager:
         the unique (network, ip) index refuses a duplicate whatever happens; no
         explicit transaction, because the daemon shares this SQLite connection."""
         cfg = self._ipam(net)
-        with self._lock:
+        with self.lock:
             used = {ipaddress.IPv4Address(a) for a in self.store.used_ips(net.id)}
             if ep.requested_ip:
                 addr = ipam.check_requested(cfg, ipam.parse_address(ep.requested_ip), used)
@@ -405,7 +379,7 @@ class NetworkManager:
             self.store.put_endpoint(ep)
         return ep
 
-    def _join(
+    def join_endpoint(
         self, net: NetworkRecord, row: EndpointRow, netns_path: str, *, default_route: bool
     ) -> EndpointRow:
         row = self._allocate(net, row)
@@ -419,7 +393,9 @@ class NetworkManager:
         self.dns_table.add(net.id, net.name, row.container_id, names, row.ip)
         return row
 
-    def _leave(self, net: NetworkRecord, row: EndpointRow, *, namespace_goes: bool = False) -> None:
+    def leave_endpoint(
+        self, net: NetworkRecord, row: EndpointRow, *, namespace_goes: bool = False
+    ) -> None:
         """Detach one endpoint. When its namespace is about to be deleted, the kernel
         destroys the veth pair with it, so the (slow, synchronous) delete is skipped."""
         self.dns_table.remove(net.id, row.container_id)
@@ -447,212 +423,33 @@ class NetworkManager:
             id=row.endpoint_id,
         )
 
-    # -- sandboxes ------------------------------------------------------------
+    # -- sandboxes (berth.network.sandbox) -----------------------------------
 
     def sandbox_path(self, container_id: str) -> str | None:
-        sb = self.store.sandbox(container_id)
-        return sb.netns_path if sb else None
+        return self.sandboxes.path(container_id)
 
     def setup(self, req: SandboxRequest) -> SandboxInfo:
         """Build the container's network before it starts; undo everything on failure."""
-        with self._lock:
-            self.teardown(req.container_id)
-            mode = "bridge" if req.network_mode in ("", "default") else req.network_mode
-            host_rc = self._host_resolv()
-            if mode == "host":
-                self.store.put_sandbox(SandboxRow(req.container_id, "host"))
-                return SandboxInfo(None, _read(Path("/etc/hosts")), _read(self.cfg.resolv_conf), {})
-            if mode.startswith("container:"):
-                other = mode.split(":", 1)[1]
-                path = self.sandbox_path(other)
-                if path is None and (osb := self.store.sandbox(other)) and osb.mode == "host":
-                    self.store.put_sandbox(SandboxRow(req.container_id, "container"))
-                    return SandboxInfo(
-                        None, _read(Path("/etc/hosts")), _read(self.cfg.resolv_conf), {}
-                    )
-                if path is None:
-                    raise Conflict(f"cannot join network of a non running container: {other[:12]}")
-                self.store.put_sandbox(SandboxRow(req.container_id, "container", netns_path=path))
-                return SandboxInfo(
-                    path,
-                    hosts.hosts_file(
-                        req.hostname, [], domainname=req.domainname, extra_hosts=req.extra_hosts
-                    ),
-                    hosts.resolv_conf(host_rc, embedded=False, dns=req.dns),
-                    {},
-                )
-            self._recheck_default_subnet()
-            path = str(self.netns_dir / req.container_id)
-            netlink.create_sandbox(path)
-            sb = SandboxRow(req.container_id, "netns", netns_path=path)
-            self.store.put_sandbox(sb)
-            try:
-                return self._setup_endpoints(req, mode, sb, host_rc)
-            except BaseException:
-                self.teardown(req.container_id)
-                raise
-
-    def _setup_endpoints(
-        self, req: SandboxRequest, mode: str, sb: SandboxRow, host_rc
-    ) -> SandboxInfo:
-        rows = self.store.endpoints(container_id=req.container_id)
-        if mode != "none" and not rows:
-            raise NotFound(
-                f"container {req.container_id[:12]} has no endpoint on network {mode}: register it first"
-            )
-        addresses, user_defined, gateway = [], False, None
-        nets = []
-        for i, row in enumerate(rows):
-            net = self.store.find(row.network_id)
-            row = self._join(net, row, sb.netns_path, default_route=i == 0)
-            addresses.append(row.ip)
-            nets.append((net, row))
-            gateway = gateway or net.gateway
-            user_defined = user_defined or net.name != "bridge"
-        requests = ports.requested_mappings(req.port_bindings, req.exposed_ports, req.publish_all)
-        if requests and not nets:
-            raise InvalidArgument("published ports need a bridge network (not none)")
-        applied: list[nat.PortMapping] = []
-        proxy_pid = 0
-        if requests:
-            net0, row0 = nets[0]
-            mappings = [
-                {"proto": r.proto, "host_ip": r.host_ip, "host_port": r.host_port,
-                 "container_ip": row0.ip, "container_port": r.container_port}
-                for r in requests
-            ]  # fmt: skip
-            proxy = ports.start_proxy(mappings, self._host_ns_path(), owner=str(self.cfg.exec_root))
-            proxy_pid = proxy.pid
-            sb = replace(sb, proxy_pid=proxy_pid)
-            self.store.put_sandbox(sb)
-            applied = [
-                nat.PortMapping(r.proto, r.host_ip, hp, row0.ip, r.container_port)
-                for r, hp in zip(requests, proxy.host_ports, strict=True)
-            ]
-            sb = replace(sb, ports=[views.mapping_dict(m) for m in applied])
-            self.store.put_sandbox(sb)
-            driver = self.drivers[net0.driver]
-            if isinstance(driver, BridgeDriver):
-                driver.publish(net0, applied)
-        upstreams = hosts.upstreams(host_rc, req.dns)
-        sb = replace(sb, upstreams=[list(u) for u in upstreams])
-        self.store.put_sandbox(sb)
-        if user_defined and self.cfg.dns:
-            self._attach_dns(req.container_id, sb)
-        return SandboxInfo(
-            sb.netns_path,
-            hosts.hosts_file(
-                req.hostname,
-                addresses[:1],
-                domainname=req.domainname,
-                extra_hosts=req.extra_hosts,
-                host_gateway=gateway,
-            ),
-            hosts.resolv_conf(
-                host_rc,
-                embedded=user_defined and self.cfg.dns,
-                dns=req.dns,
-                dns_search=req.dns_search,
-                dns_options=req.dns_options,
-            ),
-            views.ports_view(applied),
-        )
-
-    def _recheck_default_subnet(self) -> None:
-        """Before the default bridge is first built, make sure its subnet is still free.
-
-        Its subnet was chosen when the daemon first started; another engine (or a
-        second berthd) may have taken it since. While the bridge does not exist and
-        no container holds an address on it, choosing again costs nothing.
-        """
-        try:
-            net = self.store.find("bridge")
-        except NotFound:
-            return
-        if (
-            not net.predefined
-            or not net.bridge
-            or netlink.link_exists(net.bridge, self.cfg.host_netns)
-        ):
-            return
-        if self.store.used_ips(net.id):
-            return
-        routes = netlink.host_routes(self.cfg.host_netns)
-        if not any(ipaddress.IPv4Network(net.subnet).overlaps(r) for r in routes):
-            return
-        others = [
-            ipaddress.IPv4Network(n.subnet)
-            for n in self.store.networks()
-            if n.subnet and n.id != net.id
-        ]
-        cfg = ipam.configure(None, None, None, taken=others + routes, pools=self.cfg.pools)
-        fresh = replace(
-            net, subnet=str(cfg.subnet), gateway=str(cfg.gateway), ip_range=str(cfg.ip_range)
-        )
-        self.store.replace_network(fresh)
-        log.info(
-            "default network moved from %s to %s (the old subnet is routed by the host)",
-            net.subnet,
-            fresh.subnet,
-        )
-
-    def _attach_dns(self, container_id: str, sb: SandboxRow) -> None:
-        if self.dns is None:
-            self.dns = EmbeddedDns(self.dns_table, port=self.cfg.dns_port)
-        ups = [tuple(u) for u in sb.upstreams] or hosts.upstreams(self._host_resolv())
-        self.dns.attach(container_id, sb.netns_path, ups)
-        self.store.put_sandbox(replace(sb, dns=True))
+        return self.sandboxes.setup(req)
 
     def teardown(self, container_id: str) -> None:
         """Remove the sandbox, veths, rules, proxy and DNS of a container (idempotent)."""
-        with self._lock:
-            sb = self.store.sandbox(container_id)
-            if self.dns is not None:
-                self.dns.detach(container_id)
-            for row in self.store.endpoints(container_id=container_id):
-                net = self.store.find(row.network_id)
-                if sb is not None and sb.ports and net.driver == "bridge":
-                    driver = self.drivers["bridge"]
-                    assert isinstance(driver, BridgeDriver)
-                    driver.unpublish(net, [nat.PortMapping(**m) for m in sb.ports])
-                    sb = replace(sb, ports=[])
-                self._leave(net, row, namespace_goes=sb is not None and sb.mode == "netns")
-            if sb is None:
-                return
-            if sb.proxy_pid:
-                ports.stop_proxy(sb.proxy_pid)
-            if sb.mode == "netns" and sb.netns_path:
-                netlink.remove_sandbox(sb.netns_path)
-            self.store.delete_sandbox(container_id)
+        self.sandboxes.teardown(container_id)
 
     def restore(self, running: set[str]) -> None:
         """After a daemon restart: rebuild bridges and DNS for running containers, drop the rest."""
-        with self._lock:
-            for sb in self.store.sandboxes():
-                if sb.container_id not in running:
-                    self.teardown(sb.container_id)
-            for net in self.store.networks():
-                if net.driver == "bridge" and (
-                    net.name != "bridge" or self.store.endpoints(network_id=net.id)
-                ):
-                    self.drivers["bridge"].create_network(net)
-            for sb in self.store.sandboxes():
-                for row in self.store.endpoints(container_id=sb.container_id):
-                    net = self.store.find(row.network_id)
-                    if row.ip:
-                        names = [row.container_name, *row.aliases, row.container_id[:12]]
-                        self.dns_table.add(net.id, net.name, row.container_id, names, row.ip)
-                if sb.dns and sb.netns_path and os.path.exists(sb.netns_path):
-                    self._attach_dns(sb.container_id, sb)
+        self.sandboxes.restore(running)
+
+    @property
+    def dns(self) -> EmbeddedDns | None:
+        return self.sandboxes.dns
 
     def close(self) -> None:
-        if self.dns is not None:
-            self.dns.close()
-            self.dns = None
+        self.sandboxes.close()
 
     def shutdown_host_state(self) -> None:
         """Remove every bridge and berth's chains (tests, `berthd --cleanup`); keeps records."""
-        with self._lock:
+        with self.lock:
             for sb in self.store.sandboxes():
                 self.teardown(sb.container_id)
             chains = self.iptables is not None and self.iptables.chain_exists(
@@ -668,7 +465,7 @@ class NetworkManager:
             netlink.release_dir(self.netns_dir)
             self.close()
 
-    def _host_resolv(self) -> hosts.ResolvConf:
+    def host_resolv(self) -> hosts.ResolvConf:
         return hosts.parse_resolv_conf(_read(self.cfg.resolv_conf))
 
     # -- views (Docker's JSON shapes, in berth.network.views) -----------------
