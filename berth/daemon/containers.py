@@ -608,6 +608,7 @@ class ContainerService:
                     self._save(c, transition(c.name, c.state, Ev.STOP_REQUESTED, manual=True))
             if c.state.status in RUNNING_LIKE:
                 gen = self._gen(c.id)
+                self._emit(c, "kill", signal=str(int(_signal.SIGKILL)))
                 try:
                     self.tasks.kill(c.id, int(_signal.SIGKILL), all_processes=True)
                     if c.state.status == Status.PAUSED:
