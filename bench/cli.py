@@ -5,6 +5,7 @@ Times, N runs each (default 30), the wall time of:
   ps                 (an empty daemon: one list call, plus version negotiation)
   images -q          (idem)
   inspect busybox    (one lookup)
+  run --rm busybox true (create, attach, wait, start: the daemon's time mostly)
 and reports the import cost of `berth.cli.main` and a bare interpreter start.
 
 Both CLIs talk to the same daemon, so the ratio is the clients' own cost: a
@@ -114,7 +115,13 @@ def import_busybox(host: str) -> None:
 def table(host: str, n: int) -> None:
     env = dict(os.environ, BERTH_HOST=host, DOCKER_HOST=host)
     print(f"{'command':<22}{'berth (ms)':>12}{'docker (ms)':>13}{'berth/docker':>14}")
-    for cmd in (["--version"], ["ps"], ["images", "-q"], ["inspect", "busybox"]):
+    for cmd in (
+        ["--version"],
+        ["ps"],
+        ["images", "-q"],
+        ["inspect", "busybox"],
+        ["run", "--rm", "busybox", "true"],  # the daemon dominates; same daemon for both
+    ):
         ours = timed([BERTH, *cmd], env, n)
         theirs = timed([DOCKER, *cmd], env, n) if DOCKER else float("nan")
         print(
