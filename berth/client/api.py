@@ -87,7 +87,13 @@ class Hijacked:
         self.leftover = leftover  # stream bytes that arrived with the response head
 
     def close_write(self) -> None:
-        """Half-close: tell the container its stdin reached EOF."""
+        """Half-close: tell the container its stdin reached EOF.
+
+        Not over TLS: Python's ssl cannot send close_notify and keep reading
+        (`SSLSocket.shutdown` drops the TLS layer), so there stdin stays open.
+        """
+        if hasattr(self.sock, "unwrap"):
+            return
         try:
             import _socket
 
