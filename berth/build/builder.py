@@ -16,7 +16,6 @@ nothing. A failed step tags nothing; its container and mounts are removed.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import posixpath
@@ -115,15 +114,15 @@ class Builder:
         on_built: Callable[[str], None] | None = None,
     ) -> BuildResult:
         """Build the target; `on_built(image_id)` runs before "Successfully built"."""
-        plan = make_plan(dockerfile, opts.target, bool(opts.labels))
         self._df = dockerfile
         self._ctx = context
         self._opts = opts
-        self._plan = plan
         self._consumed: set[str] = set()
         self._lock = threading.Lock()
         self._stage_images: dict[int, Future[str]] = {}
         self._meta = self._meta_args(dockerfile, opts)
+        plan = make_plan(dockerfile, opts.target, bool(opts.labels), self._meta)
+        self._plan = plan
         seq = Sequencer(out, [s.index for s in plan.stages])
         # Removing a step's container (unmount, delete its snapshot) overlaps the
         # next steps; the build waits for every removal before it returns.
@@ -164,7 +163,7 @@ class Builder:
         return meta
 
     def _consumed_add(self, name: str) -> None:
-        with self._lock if hasattr(self, "_lock") else contextlib.nullcontext():
+        with self._lock:
             self._consumed.add(name)
 
     def _run_stages(self, plan: Plan, seq: Sequencer) -> str:

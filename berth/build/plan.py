@@ -10,8 +10,10 @@ Step numbers count the instructions of the stages built, in file order, as
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from berth.build import words
 from berth.build.instructions import Copy, Dockerfile, Run, Stage
 from berth.errors import InvalidArgument
 
@@ -25,10 +27,16 @@ class Plan:
     label_stage: int
 
 
-def stage_deps(df: Dockerfile, stage: Stage) -> set[int]:
+def stage_deps(df: Dockerfile, stage: Stage, meta: Mapping[str, str] | None = None) -> set[int]:
+    """Earlier stages `stage` names; names are expanded with the meta ARGs
+    (`FROM ${BASE}`), as the builder will expand them."""
     out: set[int] = set()
 
-    def ref(name: str) -> None:
+    def ref(raw: str) -> None:
+        try:
+            name = words.expand(raw, meta or {}, df.escape)
+        except InvalidArgument:
+            name = raw
         other = df.stage(name)
         if other is not None and other.index < stage.index:
             out.add(other.index)
@@ -44,14 +52,16 @@ def stage_deps(df: Dockerfile, stage: Stage) -> set[int]:
     return out
 
 
-def make_plan(df: Dockerfile, target: str = "", labels: bool = False) -> Plan:
+def make_plan(
+    df: Dockerfile, target: str = "", labels: bool = False, meta: Mapping[str, str] | None = None
+) -> Plan:
     if target:
         chosen = df.stage(target)
         if chosen is None:
             raise InvalidArgument(f"failed to reach build target {target} in Dockerfile")
     else:
         chosen = df.stages[-1]
-    deps = {s.index: stage_deps(df, s) for s in df.stages}
+    deps = {s.index: stage_deps(df, s, meta) for s in df.stages}
     needed: set[int] = set()
     todo = [chosen.index]
     while todo:

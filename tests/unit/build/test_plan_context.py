@@ -105,3 +105,9 @@ def test_truncated_tar_from_the_docker_cli_is_accepted(tmp_path: Path) -> None:
     dest.mkdir()
     _extract(raw[:cut], dest)
     assert (dest / "Dockerfile").read_bytes() == b"FROM busybox\n"
+
+
+def test_plan_expands_meta_args_in_stage_references() -> None:
+    df = parse("ARG SRC=one\nFROM busybox AS one\nFROM busybox AS two\nFROM ${SRC}\n")
+    assert [s.index for s in make_plan(df, meta={"SRC": "one"}).stages] == [0, 2]
+    assert [s.index for s in make_plan(df, meta={"SRC": "two"}).stages] == [1, 2]
