@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -21,8 +22,9 @@ if os.geteuid() != 0:
     pytest.skip("berthd needs root", allow_module_level=True)
 
 
-@pytest.fixture
-def berthd() -> Iterator[str]:
+@contextlib.contextmanager
+def running_berthd(*flags: str) -> Iterator[str]:
+    """A private berthd (extra `flags`) on a temporary root; yields its unix:// address."""
     berthd_bin = Path(sys.executable).parent / "berthd"
     if not berthd_bin.exists():
         pytest.skip("berthd is not installed")
@@ -31,7 +33,7 @@ def berthd() -> Iterator[str]:
     log = (root / "berthd.log").open("wb")
     proc = subprocess.Popen(
         [str(berthd_bin), "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
-         "-H", f"unix://{sock}"],
+         "-H", f"unix://{sock}", *flags],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -52,6 +54,12 @@ def berthd() -> Iterator[str]:
         log.close()
         subprocess.run(["umount", "-R", "-l", str(root / "data")], capture_output=True)
         subprocess.run(["rm", "-rf", str(root)], capture_output=True)
+
+
+@pytest.fixture
+def berthd() -> Iterator[str]:
+    with running_berthd() as address:
+        yield address
 
 
 def test_pull_push_inspect_search_through_the_api(
@@ -152,3 +160,25 @@ def test_real_docker_cli_through_berthd(
     assert f"2: digest: {layout.manifest_digest}" in out.stdout
     out = docker_cli("images", "--digests", "--format", "{{.Repository}} {{.Digest}}")
     assert f"{host}/cli/img {layout.manifest_digest}" in out.stdout
+
+
+def test_berthd_registry_mirror_serves_docker_hub_names(
+    berth_registry: Registry, oci_layout: Callable[..., Layout], skopeo: Callable
+) -> None:
+    """`berthd --registry-mirror`: a Docker Hub name is pulled from the mirror on
+    127.0.0.1 (there is no internet here, so Hub itself could not answer)."""
+    layout = oci_layout()
+    host = berth_registry.host
+    skopeo("copy", "--dest-tls-verify=false", f"oci:{layout.path}:latest",
+           f"docker://{host}/library/mirrored:1")  # fmt: skip
+    flags = ("--registry-mirror", f"http://{host}", "--max-concurrent-downloads", "1")
+    with running_berthd(*flags) as address:
+        api = docker.APIClient(base_url=address, version="1.43")
+        out = list(api.pull("mirrored", tag="1", stream=True, decode=True))
+        assert out[-1]["status"] == "Status: Downloaded newer image for mirrored:1", out[-3:]
+        # One download at a time: the second layer waited for the first.
+        waiting = [m.get("id") for m in out if m.get("status") == "Waiting"]
+        assert waiting == [layout.layer_digests[1][7:19]]
+        image = api.inspect_image("mirrored:1")
+        assert image["Id"] == layout.config_digest
+        assert image["RepoTags"] == ["mirrored:1"]
