@@ -118,8 +118,14 @@ def connect(endpoint: Endpoint, timeout: float | None = None) -> Any:
             if endpoint.scheme == "unix"
             else f"tcp://{endpoint.address}:{endpoint.port}"
         )
+        if isinstance(e, PermissionError):
+            raise errors.Unavailable(
+                f"permission denied while trying to connect to the berth daemon socket at {where}"
+                " (is your user in the socket's group?)"
+            ) from None
         raise errors.Unavailable(
-            f"Cannot connect to the berth daemon at {where}. Is the berth daemon running? ({e.strerror or e})"
+            f"Cannot connect to the berth daemon at {where}. Is the berth daemon running?"
+            f" ({e.strerror or e})"
         ) from None
 
 
