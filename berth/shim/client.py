@@ -375,16 +375,18 @@ class Shim:
 
 
 def _config(spec: ShimSpec) -> SpawnConfig:
-    sdir = state_dir(spec.socket_dir, spec.id)
+    # The shim works from "/": every path it gets is absolute.
+    sdir = state_dir(Path(spec.socket_dir).absolute(), spec.id)
+    runtime = os.path.abspath(spec.runtime) if os.sep in spec.runtime else spec.runtime
     return SpawnConfig(
         id=spec.id,
-        bundle=os.fspath(spec.bundle),
-        runtime=spec.runtime,
-        runtime_root=os.fspath(spec.runtime_root),
+        bundle=os.path.abspath(spec.bundle),
+        runtime=shutil.which(runtime) or runtime,
+        runtime_root=os.path.abspath(spec.runtime_root),
         state_dir=os.fspath(sdir),
         tty=spec.tty,
         stdin_open=spec.stdin_open,
-        log_path=os.fspath(spec.log_path) if spec.log_path else "",
+        log_path=os.path.abspath(spec.log_path) if spec.log_path else "",
         log_max_size=spec.log_max_size,
         log_max_file=max(1, spec.log_max_file),
         start=spec.start,

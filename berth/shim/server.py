@@ -85,6 +85,7 @@ class Shim:
             set_name("berth-shim")
         with contextlib.suppress(OSError):
             os.setsid()
+        os.chdir("/")  # never pin the daemon's working directory (or its mount)
         set_child_subreaper()
         os.makedirs(self.dir, mode=0o711, exist_ok=True)
         for stale in (p.EXIT_NAME, p.INIT_PID_NAME, p.RUNTIME_LOG_NAME):

@@ -61,6 +61,7 @@ def run_zygote(socket_dir: str) -> int:
     os.close(null)
     with contextlib.suppress(OSError):
         os.setsid()
+    os.chdir("/")
     stamp = code_stamp()
 
     r, w = os.pipe()

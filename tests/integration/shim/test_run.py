@@ -71,6 +71,7 @@ def test_shim_is_in_its_own_session_and_subreaper(runc_shims):
     with open(f"/proc/{shim.pid}/status") as f:
         ppid = int(next(line for line in f if line.startswith("PPid:")).split()[1])
     assert ppid == shim.shim_pid  # the container's init was re-parented to its shim
+    assert os.readlink(f"/proc/{shim.shim_pid}/cwd") == "/"  # pins no directory
     shim.kill(9)
     assert shim.wait().exit_code == 137
 
@@ -157,3 +158,20 @@ def _cmdline(pid: int) -> str:
             return f.read().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def test_runtime_by_name_and_relative_paths(runc_shims, monkeypatch):
+    """The shim works from "/": the client makes every path absolute for it."""
+    import dataclasses
+
+    spec = runc_shims.spec(["sh", "-c", "echo rel"])
+    monkeypatch.chdir(runc_shims.workdir)
+    spec = dataclasses.replace(
+        spec,
+        runtime="runc",
+        bundle=spec.bundle.relative_to(runc_shims.workdir),
+        log_path=spec.log_path.relative_to(runc_shims.workdir),
+    )
+    shim = client.spawn(spec)
+    assert shim.wait().exit_code == 0
+    assert log_entries(runc_shims.workdir / spec.log_path)[0]["log"] == "rel\n"
