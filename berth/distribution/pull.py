@@ -207,18 +207,7 @@ class Puller:
         if r.manifest is not r.top:
             self.content.write_bytes(r.manifest.body, r.manifest.digest)  # type: ignore[attr-defined]
         self.content.write_bytes(config_raw, image_id)  # type: ignore[attr-defined]
-        incremental = _takes_diff_ids(self.service)
-        if not incremental:
-            for x in layers:
-                if not x.present:
-                    report.progress(
-                        "Extracting", short_id(x.desc.digest), 0, x.desc.size, final=True
-                    )
         self._register(ref, r, layers)
-        if not incremental:
-            for x in layers:
-                if not x.present:
-                    report.status("Pull complete", short_id(x.desc.digest))
         report.status(f"Digest: {r.top.digest}")
         name = ref.familiar()
         if up_to_date:
@@ -262,7 +251,6 @@ class Puller:
         cancel = threading.Event()
         total = 0
         diff_ids = [x.diff_id for x in layers]
-        incremental = _takes_diff_ids(self.service)
         downloads: dict[str, Future] = {}
         with ThreadPoolExecutor(self.max_concurrent, thread_name_prefix="pull") as pool:
             for n, x in enumerate(missing):
@@ -280,8 +268,8 @@ class Puller:
                     lid = short_id(x.desc.digest)
                     assert x.future is not None
                     total += x.future.result()
-                    if not incremental:
-                        continue  # register_image unpacks them all, in parallel
+                    # Applied on its parent as soon as it is verified (the layers
+                    # below it are unpacked already: this loop goes up the chain).
                     report.progress("Extracting", lid, 0, x.desc.size, final=True)
                     self.service.import_layers(parsed.layers[: i + 1], diff_ids[: i + 1])  # type: ignore[attr-defined]
                     report.progress("Extracting", lid, x.desc.size, x.desc.size, final=True)
@@ -343,21 +331,6 @@ class Puller:
                 repo_digests=[str(ref.repository().with_digest(r.top.digest))],
                 extra_blobs=extra,
             )
-
-
-def _takes_diff_ids(service: object) -> bool:
-    """Can the images service unpack a prefix of layers with known diff ids?
-
-    Then each layer is unpacked as soon as it (and those below it) arrived;
-    otherwise `register_image` unpacks them all at the end, in parallel.
-    """
-    import inspect
-
-    try:
-        params = inspect.signature(service.import_layers).parameters  # type: ignore[attr-defined]
-    except (TypeError, ValueError, AttributeError):
-        return False
-    return "diff_ids" in params
 
 
 def _parse(fetched: FetchedManifest, ref: refs.Reference) -> object:

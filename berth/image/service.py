@@ -179,7 +179,9 @@ class ImageService:
 
         With the config's `diff_ids` the layers are unpacked in parallel and each
         is verified; without, one after another, learning each diff id. Records
-        the layers (not an image); returns their records in order.
+        the layers (not an image); returns their records in order. Layers already
+        unpacked are skipped, so a pull calls it with each growing prefix of the
+        chain as each blob arrives, and unpacks only the newest layer each time.
         """
         return self._core.import_layers(layers, diff_ids)
 
