@@ -83,26 +83,60 @@ def stats_row(s: dict[str, Any], trunc: bool) -> dict[str, Any]:
     }
 
 
+def _one_shot(ctx: Context, names: list[str]) -> dict[str, dict[str, Any]]:
+    """One sample per container, fetched in parallel (each takes the daemon ~1 s)."""
+    import threading
+
+    samples: dict[str, dict[str, Any]] = {}
+
+    def fetch(name: str) -> None:
+        path = f"/containers/{common.quote(name)}/stats"
+        samples[name] = ctx.client.get(path, params={"stream": False}) or {}
+
+    threads = [threading.Thread(target=fetch, args=(n,), daemon=True) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return samples
+
+
+def _follow(ctx: Context, names: list[str], samples: dict[str, dict[str, Any]]) -> None:
+    """A streaming stats connection per container, each keeping its latest sample."""
+    import threading
+
+    def follow(name: str) -> None:
+        path = f"/containers/{common.quote(name)}/stats"
+        try:
+            for sample in ctx.client.stream_json("GET", path, params={"stream": True}):
+                samples[name] = sample
+        except Exception:
+            samples.pop(name, None)  # the container went away: drop its row
+
+    for name in names:
+        threading.Thread(target=follow, args=(name,), daemon=True).start()
+
+
 def run_stats(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     names = args
     if not names:
         listed = ctx.client.get("/containers/json", params={"all": o["all"] or None}) or []
         names = [c["Id"] for c in listed]
+    ctx.client.api_version()  # negotiate once, before the threads share the client
     fmt = (
         o["format"]
         or "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}"
     )
+    trunc = not o["no_trunc"]
+    if o["no_stream"]:
+        samples = _one_shot(ctx, names)
+        rows = [stats_row(samples.get(n) or {}, trunc) for n in names]
+        sys.stdout.write(table.render(fmt, rows, STATS_HEADERS))
+        return 0
+    samples: dict[str, dict[str, Any]] = {}
+    _follow(ctx, names, samples)
     while True:
-        rows = []
-        for name in names:
-            sample = ctx.client.get(
-                f"/containers/{common.quote(name)}/stats", params={"stream": False}
-            )
-            rows.append(stats_row(sample or {}, not o["no_trunc"]))
-        text = table.render(fmt, rows, STATS_HEADERS)
-        if o["no_stream"]:
-            sys.stdout.write(text)
-            return 0
-        sys.stdout.write("\033[2J\033[H" + text)
+        time.sleep(1)  # docker redraws once a second
+        rows = [stats_row(samples[n], trunc) for n in names if n in samples]
+        sys.stdout.write("\033[2J\033[H" + table.render(fmt, rows, STATS_HEADERS))
         sys.stdout.flush()
-        time.sleep(1)  # docker refreshes the screen once a second

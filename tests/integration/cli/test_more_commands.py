@@ -195,3 +195,21 @@ def test_image_busybox_quickstart(engine) -> None:
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", image_id)
     assert engine.ok("run", "--rm", "cli-quick:1", "echo", "quick") == "quick\n"
     engine.ok("rmi", "cli-quick:1")
+
+
+def test_stats_streams_until_interrupted(engine, name: str) -> None:
+    engine.ok("run", "-d", "--name", name, "busybox", "sleep", "1000")
+    proc = subprocess.Popen(
+        [engine.berth, "stats", name], stdout=subprocess.PIPE, env=engine.env(), text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        seen = ""
+        while name not in seen:
+            assert time.monotonic() < deadline, f"no stats row for {name}: {seen!r}"
+            seen += proc.stdout.readline()
+        assert "\033[2J" in seen and "MEM USAGE / LIMIT" in seen
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    engine.ok("rm", "-f", name)
