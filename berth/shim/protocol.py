@@ -44,6 +44,8 @@ import os
 import struct
 from dataclasses import asdict, dataclass, field, fields
 
+VERSION = 1  # in `ping` and `state` replies; bumped when a message changes incompatibly
+
 STDIN = 0
 STDOUT = 1
 STDERR = 2

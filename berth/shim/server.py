@@ -225,7 +225,7 @@ class Shim:
         return p.BadRequest("Conflict", f"container {self.cfg.id} is not running")
 
     def op_ping(self, conn: Conn, msg: dict) -> None:
-        conn.reply(pid=os.getpid())
+        conn.reply(pid=os.getpid(), version=p.VERSION)
         conn.finish()
 
     def op_state(self, conn: Conn, msg: dict) -> None:
@@ -240,7 +240,7 @@ class Shim:
             exit=self.exit,
             execs=self.execs.states(),
         )
-        conn.reply(**dataclasses.asdict(st))
+        conn.reply(**dataclasses.asdict(st), version=p.VERSION)
         conn.finish()
 
     def op_start(self, conn: Conn, msg: dict) -> None:
