@@ -13,5 +13,9 @@ Public interface (for berth/daemon/networks.py and the CLI):
               restore(running_ids) after a daemon restart; close().
 - `berth.network.ports.parse_publish("8080:80/tcp")` -> PortBindings entries (CLI `-p`).
 - `berth.network.hosts`: hosts_file(...), resolv_conf(...), parse_extra_host(...).
-- `berth.network.driver`: the driver interface and its vocabulary (read it first).
+- `berth.network.driver`: the driver interface and its vocabulary (read it first);
+  `sandbox` (start/exit of a container's namespace), `views` (Docker's JSON shapes),
+  `ipam`, `plan`, `nat`, `netlink`, `dns`/`dnsmsg`, `proxy`/`ports`, `hosts`, `store`.
+- ManagerConfig(userland_proxy=False): loopback connections to published ports go
+  through kernel DNAT (route_localnet on berth's bridges only); the proxy only holds ports.
 """

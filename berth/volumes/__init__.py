@@ -11,6 +11,7 @@ Public interface (for berth/daemon/volumes.py, the container service and the CLI
   from HostConfig.Binds / Mounts / Tmpfs, the image's Config.Volumes and --volumes-from
   (`berth.volumes.manager.inherited_mounts(other_inspect_mounts, "ro"|"rw"|"")`).
   `parse_mount_flag("type=bind,src=..,dst=..")` turns a CLI --mount into a Mounts object.
-- `berth.volumes.pathsafe`: resolve/open_in_root/stat_in_root/archive/extract for
-  GET/HEAD/PUT /containers/{id}/archive, never following a symlink out of the root.
+- `berth.volumes.pathsafe`: resolve/open_in_root/host_path/stat_in_root, and
+  `berth.volumes.archive`: archive/archive_stream/extract (re-exported by pathsafe),
+  for HEAD/GET/PUT /containers/{id}/archive, never following a symlink out of the root.
 """
