@@ -366,6 +366,37 @@ def test_hosts_and_resolv_conf_flags(daemon, tmp_path):
         _run(cli, "rm", "-f", cid, check=False)
 
 
+def test_network_create_options_with_docker_cli(daemon):
+    import json
+    import secrets
+
+    from berth.network import netlink
+
+    cli = _cli("docker", daemon)
+    net = ipaddress.IPv4Network(_free_subnet())
+    hosts_ = list(net.hosts())
+    bridge = f"bt{secrets.token_hex(4)}"
+    _run(cli, "network", "create", "--subnet", str(net), "--gateway", str(hosts_[-1]),
+         "--ip-range", str(list(net.subnets(new_prefix=25))[1]), "--internal", "--label", "a=b",
+         "-o", f"com.docker.network.bridge.name={bridge}", "opts")  # fmt: skip
+    try:
+        shown = json.loads(_run(cli, "network", "inspect", "opts"))[0]
+        assert shown["Internal"] is True and shown["Labels"] == {"a": "b"}
+        assert shown["IPAM"]["Config"] == [
+            {
+                "Subnet": str(net),
+                "Gateway": str(hosts_[-1]),
+                "IPRange": str(list(net.subnets(new_prefix=25))[1]),
+            }
+        ]
+        assert shown["Options"]["com.docker.network.bridge.name"] == bridge
+        assert netlink.link_exists(bridge)
+        assert "opts" in _run(cli, "network", "ls", "--filter", "label=a=b")
+    finally:
+        _run(cli, "network", "rm", "opts", check=False)
+    assert not netlink.link_exists(bridge)
+
+
 def test_daemon_restart_keeps_connectivity(daemon, tmp_path):
     import importlib.util
 
