@@ -117,13 +117,24 @@ def run_version(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     return 0
 
 
-def run_info(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
-    info = ctx.client.get("/info")
-    if o["format"]:
-        sys.stdout.write(table.render(o["format"], [info], {}))
-        return 0
+def _security_lines(options: list[str]) -> list[str]:
+    """`name=seccomp,profile=default` -> "  seccomp" / "   Profile: default", as docker."""
+    lines = []
+    for opt in options:
+        fields = dict(kv.split("=", 1) for kv in opt.split(",") if "=" in kv)
+        lines.append(f"  {fields.pop('name', opt)}")
+        lines += [f"   {k.capitalize()}: {v}" for k, v in fields.items()]
+    return lines
+
+
+def info_lines(info: dict[str, Any]) -> list[str]:
+    """`info`'s text, docker's layout for the fields the Engine API returns."""
+    from berth import __version__
+
+    plugins = info.get("Plugins") or {}
     lines = [
         "Client:",
+        f" Version:    {__version__}",
         " Context:    default",
         " Debug Mode: false",
         "",
@@ -136,18 +147,33 @@ def run_info(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
         f" Server Version: {info.get('ServerVersion', '')}",
         f" Storage Driver: {info.get('Driver', '')}",
     ]
-    for key, value in info.get("DriverStatus") or []:
-        lines.append(f"  {key}: {value}")
+    lines += [f"  {key}: {value}" for key, value in info.get("DriverStatus") or []]
     lines += [
         f" Logging Driver: {info.get('LoggingDriver', '')}",
         f" Cgroup Driver: {info.get('CgroupDriver', '')}",
         f" Cgroup Version: {info.get('CgroupVersion', '')}",
-        " Runtimes: " + " ".join(sorted(info.get("Runtimes") or {})),
-        f" Default Runtime: {info.get('DefaultRuntime', '')}",
-        " Security Options:",
     ]
-    for opt in info.get("SecurityOptions") or []:
-        lines.append(f"  {opt.replace('name=', '')}")
+    if plugins:
+        lines.append(" Plugins:")
+        for kind in ("Volume", "Network", "Authorization", "Log"):
+            if plugins.get(kind):
+                lines.append(f"  {kind}: " + " ".join(plugins[kind]))
+    swarm = (info.get("Swarm") or {}).get("LocalNodeState")
+    if swarm:
+        lines.append(f" Swarm: {swarm}")
+    lines.append(" Runtimes: " + " ".join(sorted(info.get("Runtimes") or {})))
+    lines.append(f" Default Runtime: {info.get('DefaultRuntime', '')}")
+    if info.get("InitBinary"):
+        lines.append(f" Init Binary: {info['InitBinary']}")
+    for label, key in (
+        ("containerd version", "ContainerdCommit"),
+        ("runc version", "RuncCommit"),
+        ("init version", "InitCommit"),
+    ):
+        if key in info:
+            lines.append(f" {label}: {(info.get(key) or {}).get('ID', '')}")
+    lines.append(" Security Options:")
+    lines += _security_lines(info.get("SecurityOptions") or [])
     lines += [
         f" Kernel Version: {info.get('KernelVersion', '')}",
         f" Operating System: {info.get('OperatingSystem', '')}",
@@ -159,9 +185,26 @@ def run_info(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
         f" ID: {info.get('ID', '')}",
         f" Berth Root Dir: {info.get('DockerRootDir', '')}",
         f" Debug Mode: {'true' if info.get('Debug') else 'false'}",
-        f" Live Restore Enabled: {'true' if info.get('LiveRestoreEnabled') else 'false'}",
+        f" Experimental: {'true' if info.get('ExperimentalBuild') else 'false'}",
     ]
-    print("\n".join(lines))
+    registries = (info.get("RegistryConfig") or {}).get("InsecureRegistryCIDRs") or []
+    if registries:
+        lines.append(" Insecure Registries:")
+        lines += [f"  {r}" for r in registries]
+    mirrors = (info.get("RegistryConfig") or {}).get("Mirrors") or []
+    if mirrors:
+        lines.append(" Registry Mirrors:")
+        lines += [f"  {m}" for m in mirrors]
+    lines.append(f" Live Restore Enabled: {'true' if info.get('LiveRestoreEnabled') else 'false'}")
+    return lines
+
+
+def run_info(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    info = ctx.client.get("/info")
+    if o["format"]:
+        sys.stdout.write(table.render(o["format"], [info], {}))
+        return 0
+    print("\n".join(info_lines(info)) + "\n")
     for warning in info.get("Warnings") or []:
         print(warning, file=sys.stderr)
     return 0
