@@ -165,3 +165,21 @@ def test_stats_row() -> None:
     assert row["CPUPerc"] == "40.00%"
     assert row["MemUsage"] == "2MiB / 100MiB" and row["MemPerc"] == "2.00%"
     assert row["NetIO"] == "1.5kB / 0B" and row["BlockIO"] == "4.1kB / 0B" and row["PIDs"] == "3"
+
+
+def test_info_lines_layout() -> None:
+    from berth.cli.commands.system import info_lines
+
+    lines = info_lines(
+        {
+            "Containers": 3, "ContainersRunning": 1, "ContainersPaused": 0, "ContainersStopped": 2,
+            "Images": 4, "ServerVersion": "0.1.0", "Driver": "overlay", "DriverStatus": [["Backing Filesystem", "extfs"]],
+            "SecurityOptions": ["name=seccomp,profile=builtin", "name=cgroupns"], "MemTotal": 2 * 1024**3,
+            "RegistryConfig": {"InsecureRegistryCIDRs": ["127.0.0.0/8"]},
+        }
+    )  # fmt: skip
+    text = "\n".join(lines)
+    assert " Containers: 3\n  Running: 1\n  Paused: 0\n  Stopped: 2\n Images: 4" in text
+    assert " Storage Driver: overlay\n  Backing Filesystem: extfs" in text
+    assert " Security Options:\n  seccomp\n   Profile: builtin\n  cgroupns" in text
+    assert " Total Memory: 2GiB" in text and " Insecure Registries:\n  127.0.0.0/8" in text
