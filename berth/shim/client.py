@@ -211,10 +211,6 @@ class AttachStream:
     def write(self, data: bytes) -> None:
         self.sock.sendall(data)
 
-    def exec_wait(self, exec_id: str, timeout: float | None = None) -> ExecState:
-        """Block until the exec's process has exited (and its output is drained)."""
-        return p.from_fields(ExecState, self._call("exec_wait", timeout=timeout, exec_id=exec_id))
-
     def close_stdin(self) -> None:
         """Half-close: the shim sees stdin's end of file (closes the container's stdin
         when the attach asked for `stdin_once`)."""
@@ -297,11 +293,11 @@ class Shim:
 
     def resize(self, height: int, width: int, exec_id: str | None = None) -> None:
         """Set the pty's window size (the container's, or an exec's with `exec_id`)."""
-        self._call("resize", height=int(height), width=int(width), exec_id=exec_id)
+        self._call("resize", p.ResizeRequest(int(height), int(width), exec_id))
 
     def kill(self, signum: int, all_processes: bool = False) -> None:
         """Signal the container through the runtime (`kill [--all] ID SIG`)."""
-        self._call("kill", signal=int(signum), all=bool(all_processes))
+        self._call("kill", p.KillRequest(int(signum), bool(all_processes)))
 
     def pause(self) -> None:
         self._call("pause")
@@ -332,11 +328,13 @@ class Shim:
         return AttachStream(sock, reader.buf, reply)
 
     def exec_state(self, exec_id: str) -> ExecState:
-        return p.from_fields(ExecState, self._call("exec_state", exec_id=exec_id))
+        return p.from_fields(ExecState, self._call("exec_state", p.ExecRef(exec_id)))
 
     def exec_wait(self, exec_id: str, timeout: float | None = None) -> ExecState:
         """Block until the exec's process has exited (and its output is drained)."""
-        return p.from_fields(ExecState, self._call("exec_wait", timeout=timeout, exec_id=exec_id))
+        return p.from_fields(
+            ExecState, self._call("exec_wait", p.ExecRef(exec_id), timeout=timeout)
+        )
 
     def close_stdin(self) -> None:
         """Close the container's stdin (pipes) or send it end-of-file (pty)."""
@@ -406,7 +404,8 @@ def _await_spawn(sock: socket.socket, cfg: SpawnConfig, timeout: float) -> Shim:
     finally:
         sock.close()
     _raise_for(reply, f"starting container {cfg.id}")
-    return Shim(Path(cfg.state_dir), int(reply["shim_pid"]), int(reply["pid"]))
+    started = p.from_fields(p.SpawnReply, reply)
+    return Shim(Path(cfg.state_dir), int(started.shim_pid), int(started.pid))
 
 
 def spawn(spec: ShimSpec, *, zygote: bool = True, timeout: float = 60.0) -> Shim:

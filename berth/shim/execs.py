@@ -75,11 +75,15 @@ class Execs:
         return p.ExecState(ex.exec_id, ex.pid, ex.running, ex.exit_code)
 
     def op_exec_state(self, conn: Conn, msg: dict) -> None:
-        conn.reply(**dataclasses.asdict(self._exec_state(self._exec(str(msg["exec_id"])))))
+        conn.reply(
+            **dataclasses.asdict(
+                self._exec_state(self._exec(str(p.from_fields(p.ExecRef, msg).exec_id)))
+            )
+        )
         conn.finish()
 
     def op_exec_wait(self, conn: Conn, msg: dict) -> None:
-        ex = self._exec(str(msg["exec_id"]))
+        ex = self._exec(str(p.from_fields(p.ExecRef, msg).exec_id))
         if ex.exit_code is not None:
             conn.reply(**dataclasses.asdict(self._exec_state(ex)))
             conn.finish()

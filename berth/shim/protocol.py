@@ -125,6 +125,26 @@ class ExecRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class ExecRef:
+    """exec_state and exec_wait name an exec."""
+
+    exec_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResizeRequest:
+    height: int
+    width: int
+    exec_id: str | None = None  # None: the container's own pty
+
+
+@dataclass(frozen=True, slots=True)
+class KillRequest:
+    signal: int
+    all: bool = False  # every process of the container (`kill --all`)
+
+
+@dataclass(frozen=True, slots=True)
 class ExecState:
     exec_id: str
     pid: int

@@ -262,10 +262,10 @@ class Shim:
         self.relay.add(conn)
 
     def op_resize(self, conn: Conn, msg: dict) -> None:
-        height, width = int(msg["height"]), int(msg["width"])
+        req = p.from_fields(p.ResizeRequest, msg)
+        height, width, exec_id = int(req.height), int(req.width), req.exec_id
         if height < 0 or width < 0 or height > 0xFFFF or width > 0xFFFF:
             raise p.BadRequest("InvalidArgument", f"bad window size {height}x{width}")
-        exec_id = msg.get("exec_id")
         main_pty = self.relay.pty if self.relay else None
         fd = self.execs.pty(str(exec_id)) if exec_id else main_pty
         if fd is not None:
@@ -284,8 +284,9 @@ class Shim:
     def op_kill(self, conn: Conn, msg: dict) -> None:
         if self.exit is not None:
             raise self._not_running()
-        sig = str(int(msg.get("signal", signal.SIGTERM)))
-        self._runtime_call("kill", *(["--all"] if msg.get("all") else []), self.cfg.id, sig)
+        req = p.from_fields(p.KillRequest, msg)
+        sig = str(int(req.signal))
+        self._runtime_call("kill", *(["--all"] if req.all else []), self.cfg.id, sig)
         conn.reply()
         conn.finish()
 
