@@ -438,11 +438,8 @@ class Builder:
             root = self.views.acquire(parent)
             try:
                 rel = resolve_in_root(root, path).relative_to(root).as_posix()
-                entries = [
-                    copier.Entry(p, "dir", 0o755)
-                    for p in [*copier.parents(rel + "/x")]
-                    if not (root / p).exists()
-                ]
+                missing = not (root / rel).is_dir()
+                entries = copier.parent_entries(root, rel + "/x") if missing else []
             finally:
                 self.views.release(parent, self._cleanups)
             if not entries:

@@ -163,3 +163,43 @@ def entry_for(path: Path, dest: str, uid: int, gid: int, chmod: int | None) -> E
         raise InvalidArgument(f"cannot copy {path.name}: not a regular file, directory or symlink")
     mode = chmod if chmod is not None else stat.S_IMODE(st.st_mode)
     return Entry(dest, "file", mode, uid, gid, st.st_mtime, source=path)
+
+
+def parent_entries(
+    root: Path, path: str, uid: int = 0, gid: int = 0, made: set[str] | None = None
+) -> list[Entry]:
+    """Directory entries for every parent of `path` (relative to the image root).
+
+    A parent the image already has is repeated with its own mode, owner and
+    mtime: a layer that lacked it would get a fresh 0755 directory from the
+    layer applier, which in an overlay hides the lower one's metadata (/tmp
+    would lose its 1777). A missing parent is created 0755, owned uid:gid.
+    """
+    out = []
+    seen = made if made is not None else set()
+    for p in parents(path):
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            st = os.lstat(root / p)
+        except FileNotFoundError:
+            out.append(Entry(p, "dir", 0o755, uid, gid))
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            out.append(Entry(p, "dir", stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_mtime))
+    return out
+
+
+def archive_names(path: Path) -> list[str]:
+    """The member paths of a (compressed) tar archive, normalised and relative."""
+    names = []
+    with (
+        _open_decompressed(path, archive_kind(path)) as raw,
+        tarfile.open(fileobj=raw, mode="r|") as tf,
+    ):
+        for member in tf:
+            name = posixpath.normpath(member.name.lstrip("/"))
+            if name not in (".", "") and not name.startswith(".."):
+                names.append(name)
+    return names

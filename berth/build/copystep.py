@@ -113,10 +113,7 @@ class CopyStep:
                 made: set[str] = set()
 
                 def ensure_parents(path: str) -> None:
-                    for p in copier.parents(path):
-                        if p not in made and not (root / p).exists():
-                            entries.append(copier.Entry(p, "dir", 0o755, uid, gid))
-                        made.add(p)
+                    entries.extend(copier.parent_entries(root, path, uid, gid, made))
 
                 def place(name: str) -> str:
                     if into_dir:
@@ -150,8 +147,8 @@ class CopyStep:
                     path = place(posixpath.basename(src.rel) or src.path.name)
                     if inst.is_add and not from_image and copier.archive_kind(src.path):
                         base = rel_dest if rel_dest != "." else ""
-                        if base:
-                            ensure_parents(base + "/x")
+                        for name in copier.archive_names(src.path):
+                            ensure_parents(f"{base}/{name}" if base else name)
                         entries.append(copier.Entry(base, "archive", archive=src.path))
                         continue
                     ensure_parents(path)

@@ -78,6 +78,17 @@ DOCKERFILES = {
         "COPY --chown=daemon:daemon a.txt .\n"
         "RUN touch /tmp/made-by-daemon\n"
     ),
+    "existing": (
+        "FROM busybox\n"
+        "COPY dir /etc/\n"
+        "COPY a.txt /tmp\n"
+        "COPY dir/sub /usr/\n"
+        "WORKDIR /usr\n"
+        "ADD pkg.tar /\n"
+        'COPY ["b.txt", "/spaced dir/"]\n'
+        "COPY b.txt /newdir/deeper/file\n"
+        "RUN rm -r /etc/sub && mkdir /etc/sub2\n"
+    ),
     "multistage": (
         "FROM busybox AS builder\n"
         "RUN mkdir /out && echo built > /out/artifact\n"
