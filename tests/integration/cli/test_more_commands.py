@@ -213,3 +213,40 @@ def test_stats_streams_until_interrupted(engine, name: str) -> None:
         proc.terminate()
         proc.wait(10)
     engine.ok("rm", "-f", name)
+
+
+def test_published_ports(engine, name: str) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = engine.run("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:80", "-p", "9090",
+                         "busybox", "httpd", "-f", "-p", "80")  # fmt: skip
+    if started.returncode != 0:
+        engine.run("rm", "-f", name)
+        pytest.skip(f"this engine cannot publish ports here: {started.stderr.strip()}")
+    try:
+        lines = engine.ok("port", name).splitlines()
+        if not lines:
+            pytest.skip("this engine runs without a bridge network: nothing is published")
+        assert f"80/tcp -> 127.0.0.1:{port}" in lines
+        assert any(re.fullmatch(r"9090/tcp -> 0\.0\.0\.0:\d+", line) for line in lines)
+        assert engine.ok("port", name, "80") == f"127.0.0.1:{port}\n"
+        missing = engine.run("port", name, "81")
+        assert missing.returncode == 1 and "No public port '81/tcp'" in missing.stderr
+        ports = engine.ok("ps", "--filter", f"name={name}", "--format", "{{.Ports}}")
+        assert ports.startswith(f"127.0.0.1:{port}->80/tcp, 0.0.0.0:")
+        engine.ok("exec", name, "sh", "-c", "echo served > /index.html")
+
+        def fetch() -> bytes:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=2) as c:
+                    c.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+                    return b"".join(iter(lambda: c.recv(4096), b""))
+            except OSError:
+                return b""
+
+        wait_until(lambda: b"served" in fetch(), "the published port to answer")
+    finally:
+        engine.run("rm", "-f", name)
