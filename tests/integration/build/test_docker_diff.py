@@ -88,6 +88,11 @@ DOCKERFILES = {
         'COPY ["b.txt", "/spaced dir/"]\n'
         "COPY b.txt /newdir/deeper/file\n"
         "RUN rm -r /etc/sub && mkdir /etc/sub2\n"
+        "WORKDIR /tmp/w\n"
+        "COPY a.txt /var/../opt/x\n"
+        "COPY dir/link /linkcopy\n"
+        "RUN ln -s /etc /etclink\n"
+        "COPY a.txt /etclink/through-link.txt\n"
     ),
     "multistage": (
         "FROM busybox AS builder\n"
