@@ -200,3 +200,16 @@ def test_always_comes_back_after_daemon_restart(berthd):
     assert _poll(lambda: _inspect(berthd, always)["State"]["Status"] == "running")
     assert _inspect(berthd, stopped)["State"]["Status"] == "exited"
     berthd.docker("rm", "-f", always, stopped)
+
+
+def test_oom_killed(berthd):
+    name = _name("oom")
+    res = berthd.docker(
+        "run", "--name", name, "--network", "none", "-m", "8m", "--memory-swap", "8m", "busybox",
+        "sh", "-c", 'a=xxxxxxxx; while true; do a="$a$a"; done', check=False,
+    )  # fmt: skip
+    assert res.returncode == 137
+    doc = _inspect(berthd, name)
+    assert doc["State"]["ExitCode"] == 137
+    assert doc["State"]["OOMKilled"] is True
+    berthd.docker("rm", name)
