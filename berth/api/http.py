@@ -306,6 +306,9 @@ class Handler(BaseHTTPRequestHandler):
                 if chunk:
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                     self.wfile.flush()
+                elif self._client_gone():  # an empty chunk is a producer's heartbeat
+                    self.close_connection = True
+                    return
             self.wfile.write(b"0\r\n\r\n")
         except OSError:
             self.close_connection = True
@@ -313,6 +316,18 @@ class Handler(BaseHTTPRequestHandler):
             close = getattr(chunks, "close", None)
             if close:
                 close()
+
+    def _client_gone(self) -> bool:
+        """Whether the client closed its end (readable with nothing to read)."""
+        import select
+
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if not readable:
+                return False
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
 
     def _write_hijack(self, resp: HijackResponse) -> None:
         upgrade = "upgrade" in (self.headers.get("Connection") or "").lower()

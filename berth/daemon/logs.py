@@ -109,6 +109,7 @@ def read(
             return
         ino = os.fstat(fh.fileno()).st_ino if fh is not None else None
         buf = b""
+        idle = 0
         while True:
             if fh is None:
                 try:
@@ -145,6 +146,9 @@ def read(
             if not running():
                 return
             time.sleep(poll)
+            idle += 1
+            if idle % 10 == 0:
+                yield b""  # a heartbeat: lets the server notice a client that left
     finally:
         if fh is not None:
             fh.close()
