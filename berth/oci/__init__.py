@@ -5,7 +5,8 @@ Public interface of `berth.oci.spec`: the frozen dataclasses `Spec`, `Process`,
 `User`, `Capabilities`, `Rlimit`, `Root`, `Mount`, `Hooks`, `Hook`, `Linux`,
 `Namespace`, `IDMapping`, `Device`, `Resources` (`Memory`, `CPU`, `Pids`,
 `BlockIO`, `DeviceRule`, ...), `Seccomp`, `Syscall`, `SeccompArg`; and
-`parse_spec(text)`, `load_spec(path)`, `load_process(path)`, `dump_spec(spec)`,
+`parse_spec(text)`, `load_spec(path)`, `load_process(path)`, `load_resources(data)`,
+`dump_spec(spec)`,
 `Spec.to_dict()`, `Spec.from_dict(data)`. Loading raises `InvalidArgument`
 naming the JSON path of the first bad value.
 """

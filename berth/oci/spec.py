@@ -469,5 +469,10 @@ def load_process(path: str) -> Process:
     return _load(Process, data, path)
 
 
+def load_resources(data: object) -> Resources:
+    """A LinuxResources object (as `runc update -r` reads it) from decoded JSON."""
+    return _load(Resources, data, "resources")
+
+
 def dump_spec(spec: Spec) -> str:
     return json.dumps(spec.to_dict(), indent="\t") + "\n"

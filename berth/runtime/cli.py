@@ -90,6 +90,20 @@ _COMMANDS = {
         "--cgroup": ("cgroup", True),
     },
     "features": {},
+    "update": {
+        "--resources": ("resources", True),
+        "-r": ("resources", True),
+        "--memory": ("memory", True),
+        "--memory-reservation": ("memory_reservation", True),
+        "--memory-swap": ("memory_swap", True),
+        "--cpu-shares": ("cpu_shares", True),
+        "--cpu-quota": ("cpu_quota", True),
+        "--cpu-period": ("cpu_period", True),
+        "--cpuset-cpus": ("cpuset_cpus", True),
+        "--cpuset-mems": ("cpuset_mems", True),
+        "--pids-limit": ("pids_limit", True),
+        "--blkio-weight": ("blkio_weight", True),
+    },
 }
 _REPEATABLE = frozenset({"env", "cap", "additional_gids"})
 
@@ -398,6 +412,66 @@ def _process_from_flags(base, flags: dict, args: list[str]):
     )
 
 
+_UPDATE_FLAGS = {
+    # flag key -> (resources section, field, kind)
+    "memory": ("memory", "limit", "bytes"),
+    "memory_reservation": ("memory", "reservation", "bytes"),
+    "memory_swap": ("memory", "swap", "bytes"),
+    "cpu_shares": ("cpu", "shares", "int"),
+    "cpu_quota": ("cpu", "quota", "int"),
+    "cpu_period": ("cpu", "period", "int"),
+    "cpuset_cpus": ("cpu", "cpus", "str"),
+    "cpuset_mems": ("cpu", "mems", "str"),
+    "pids_limit": ("pids", "limit", "int"),
+    "blkio_weight": ("blockIO", "weight", "int"),
+}
+
+
+def _bytes(text: str) -> int:
+    """ "512m", "1g", "1048576", "-1" as a number of bytes."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    t = text.strip().lower().removesuffix("b")
+    try:
+        if t and t[-1] in units:
+            return int(float(t[:-1]) * units[t[-1]])
+        return int(t)
+    except ValueError:
+        raise Usage(f"invalid size {text!r}") from None
+
+
+def cmd_update(root: str, flags: dict, positional: list[str]) -> int:
+    import json
+
+    from berth.runtime import container
+
+    cid = _check_id("update", positional)
+    resources: dict = {}
+    if "resources" in flags:
+        source = flags["resources"]
+        try:
+            if source == "-":
+                resources = json.load(sys.stdin)
+            else:
+                with open(source) as f:
+                    resources = json.load(f)
+        except ValueError as e:
+            raise InvalidArgument(f"{source}: invalid JSON: {e}") from None
+    for key, (section, field, kind) in _UPDATE_FLAGS.items():
+        if key in flags:
+            text = flags[key]
+            if kind == "bytes":
+                value: object = _bytes(text)
+            elif kind == "int":
+                if not text.lstrip("-").isdigit():
+                    raise Usage(f"invalid value {text!r} for --{key.replace('_', '-')}")
+                value = int(text)
+            else:
+                value = text
+            resources.setdefault(section, {})[field] = value
+    container.update(root, cid, resources)
+    return 0
+
+
 def cmd_features(root: str, flags: dict, positional: list[str]) -> int:
     from berth.linux import namespaces
     from berth.runtime import mountopts
@@ -448,6 +522,7 @@ _VERBS = {
     "list": cmd_list,
     "exec": cmd_exec,
     "features": cmd_features,
+    "update": cmd_update,
 }
 
 

@@ -286,6 +286,16 @@ def resume(root: str, container_id: str) -> None:
     container.cgroup().thaw()
 
 
+def update(root: str, container_id: str, resources: dict) -> None:
+    """New cgroup limits for a created, running or paused container (runc's `update`)."""
+    from berth.oci.spec import load_resources
+
+    limits = load_resources(resources)
+    container = Container.load(root, container_id)
+    lifecycle.require(Op.KILL, container.status(), container_id)  # alive: same rule as kill
+    container.cgroup().update(limits)
+
+
 def processes(root: str, container_id: str) -> list[int]:
     container = Container.load(root, container_id)
     cgroup = container.cgroup()

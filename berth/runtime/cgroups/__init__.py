@@ -13,9 +13,10 @@ Life of a cgroup, as the runtime drives it:
 2. `add(pid)`: move a process in; its children are born in it. The runtime's
    intermediate process adds itself before it unshares the cgroup namespace, so
    the container's init sees its cgroup as "/".
-3. `freeze()` / `thaw()`: pause and resume every process, for `pause`/`resume`.
-4. `pids()`: the processes in it, for `ps`, `kill --all` and `delete --force`.
-5. `destroy()`: remove the directories it made; the caller kills the
+3. `update(resources)`: new limits for a running container (`berth-runc update`).
+4. `freeze()` / `thaw()`: pause and resume every process, for `pause`/`resume`.
+5. `pids()`: the processes in it, for `ps`, `kill --all` and `delete --force`.
+6. `destroy()`: remove the directories it made; the caller kills the
    processes first.
 
 A manager is rebuilt from its `paths()` (saved in the container's state) by

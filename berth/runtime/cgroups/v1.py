@@ -156,6 +156,11 @@ class Manager:
         for w in writes:
             self._write(w)
 
+    def update(self, resources: Resources) -> None:
+        """Write new limits into the existing cgroup (`berth-runc update`)."""
+        for w in plan(resources):
+            self._write(w)
+
     def _make(self, key: str, path: str) -> None:
         missing = []
         p = path

@@ -141,6 +141,11 @@ class Manager:
         for w in writes:
             _write(self._path, w.file, w.value)
 
+    def update(self, resources: Resources) -> None:
+        """Write new limits into the existing cgroup (`berth-runc update`)."""
+        for w in plan(resources):
+            _write(self._path, w.file, w.value)
+
     def add(self, pid: int) -> None:
         _write(self._path, "cgroup.procs", str(pid))
 

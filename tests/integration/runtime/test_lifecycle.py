@@ -307,3 +307,27 @@ def test_run_forwards_signals_to_the_container(berth_runc: Runtime, bundle: Bund
     finally:
         running.kill()
         running.wait()
+
+
+def test_update_changes_limits_of_a_running_container(
+    berth_runc: Runtime, bundle: Bundle, tmp_path: Path
+):
+    bundle.config["process"]["args"] = ["sleep", "60"]
+    bundle.config["linux"]["resources"]["pids"] = {"limit": 50}
+    bundle.write()
+    cid = berth_runc.new_id()
+    assert berth_runc.detached("run", "-d", "-b", str(bundle.path), cid).returncode == 0
+    assert berth_runc("update", "--pids-limit", "77", "--memory", "64m", cid).returncode == 0
+    (tmp_path / "r.json").write_text(json.dumps({"cpu": {"shares": 256}}))
+    assert berth_runc("update", "-r", str(tmp_path / "r.json"), cid).returncode == 0
+    result = berth_runc(
+        "exec",
+        cid,
+        "cat",
+        "/sys/fs/cgroup/pids/pids.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+        "/sys/fs/cgroup/cpu/cpu.shares",
+    )
+    assert result.stdout.split() == ["77", str(64 << 20), "256"], result.stderr
+    bad = berth_runc("update", "--memory", "lots", cid)
+    assert (bad.returncode, bad.stderr.count("\n")) == (1, 1)
