@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import ipaddress
 import logging
+import os
 import secrets
 import threading
 from dataclasses import dataclass, replace
@@ -93,6 +94,10 @@ class NetworkManager:
         self.dns_table = DnsTable()
         self._ensure_predefined()
         self.sandboxes = Sandboxes(self)
+
+    def host_netns_file(self) -> str:
+        """A path naming the host's network namespace (for `container:` of a host-mode container)."""
+        return self.host_ns_path() or f"/proc/{os.getpid()}/ns/net"
 
     def host_ns_path(self) -> str | None:
         return None if self.cfg.host_netns is None else netlink.ns_path(self.cfg.host_netns)

@@ -86,9 +86,14 @@ class Sandboxes:
                 other = mode.split(":", 1)[1]
                 path = self.path(other)
                 if path is None and (osb := self.m.store.sandbox(other)) and osb.mode == "host":
+                    # the other container shares the host's namespace: so does this one,
+                    # named by path because the spec's mode says "container:", not "host"
                     self.m.store.put_sandbox(SandboxRow(req.container_id, "container"))
                     return SandboxInfo(
-                        None, _read(Path("/etc/hosts")), _read(self.m.cfg.resolv_conf), {}
+                        self.m.host_netns_file(),
+                        _read(Path("/etc/hosts")),
+                        _read(self.m.cfg.resolv_conf),
+                        {},
                     )
                 if path is None:
                     raise Conflict(f"cannot join network of a non running container: {other[:12]}")

@@ -225,6 +225,13 @@ def test_addresses_survive_a_restart_and_are_not_reused(manager, host_ns, exec_r
 def test_host_and_none_modes(manager):
     info = _start(manager, "9" * 64, "hosty", "host")
     assert info.netns_path is None
+    joined = manager.setup(
+        SandboxRequest("4" * 64, "hostfollower", "h", network_mode="container:" + "9" * 64)
+    )
+    assert (
+        joined.netns_path == f"/run/netns/{manager.cfg.host_netns}"
+    )  # the (test's) host namespace
+    manager.teardown("4" * 64)
     manager.teardown("9" * 64)
     info = _start(manager, "8" * 64, "lonely", "none")
     links = in_ns(info.netns_path, "/bin/busybox", "ip", "-o", "link").stdout
