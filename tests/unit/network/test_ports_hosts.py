@@ -86,3 +86,19 @@ def test_hosts_file_and_resolv_conf():
 def test_ports_view_shape():
     view = ports_view([nat.PortMapping("tcp", "", 32768, "10.0.0.2", 80)], [])
     assert view == {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "32768"}]}
+
+
+def test_loopback_nat_only_without_the_userland_proxy():
+    ch = nat.Chains("BT")
+    plain = nat.network_rules(ch, "br0", "10.0.0.0/24", internal=False)
+    kernel = nat.network_rules(ch, "br0", "10.0.0.0/24", internal=False, loopback_nat=True)
+    extra = [r for r in kernel if r not in plain]
+    assert extra == [
+        nat.Rule(
+            "nat",
+            "BT-POSTROUTING",
+            ("-o", "br0", "-m", "addrtype", "--src-type", "LOCAL", "-j", "MASQUERADE"),
+        )
+    ]
+    assert ch.loopback_jump() == nat.Rule("nat", "OUTPUT", ("-d", "127.0.0.0/8", "-j", "BT"))
+    assert ch.loopback_jump() not in ch.jumps()  # the default (proxy) mode leaves loopback alone
