@@ -162,6 +162,21 @@ def _start_dockerd(root: Path, tar: bytes) -> Engine:
     return engine
 
 
+def _kill_leftovers(root: Path) -> None:
+    """Kill what this engine started and left behind (a shim or runtime stuck in a
+    failed create): processes whose command line names our unique root directory."""
+    marker = str(root).encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if marker in f.read():
+                    os.kill(int(entry), signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            continue
+
+
 def _cleanup(engine: Engine) -> None:
     """Remove every container the tests left, stop the daemon, delete its root."""
     if engine.proc.poll() is None:
@@ -172,6 +187,7 @@ def _cleanup(engine: Engine) -> None:
         except Exception:
             pass
     _stop(engine.proc)
+    _kill_leftovers(engine.root)
     subprocess.run(["umount", "-R", "-l", str(engine.root / "data")], capture_output=True)
     subprocess.run(["umount", "-R", "-l", str(engine.root / "exec")], capture_output=True)
     shutil.rmtree(engine.root, ignore_errors=True)
