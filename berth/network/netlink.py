@@ -156,6 +156,16 @@ def delete_link(name: str, netns: str | None = None) -> bool:
         return True
 
 
+def enslave(ifname: str, bridge: str, netns: str | None = None) -> bool:
+    """Attach an existing interface to a bridge (and up); False if either is missing."""
+    with netlink(netns) as ipr:
+        idx, br = _index(ipr, ifname), _index(ipr, bridge)
+        if idx is None or br is None:
+            return False
+        ipr.link("set", index=idx, master=br, state="up")
+        return True
+
+
 def link_exists(name: str, netns: str | None = None) -> bool:
     with netlink(netns) as ipr:
         return _index(ipr, name) is not None

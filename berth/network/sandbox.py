@@ -255,7 +255,8 @@ class Sandboxes:
             self.m.store.delete_sandbox(container_id)
 
     def restore(self, running: set[str]) -> None:
-        """After a daemon restart: rebuild bridges and DNS for running containers, drop the rest."""
+        """After a daemon restart: rebuild bridges (re-plugging running containers' veths)
+        and DNS for running containers; tear down the sandboxes of the others."""
         with self.m.lock:
             for sb in self.m.store.sandboxes():
                 if sb.container_id not in running:
@@ -271,6 +272,9 @@ class Sandboxes:
                     if row.ip:
                         names = [row.container_name, *row.aliases, row.container_id[:12]]
                         self.m.dns_table.add(net.id, net.name, row.container_id, names, row.ip)
+                        if net.bridge and row.host_ifname:
+                            # a bridge rebuilt above has lost its ports: plug the veths back
+                            netlink.enslave(row.host_ifname, net.bridge, self.m.cfg.host_netns)
                 if sb.dns and sb.netns_path and os.path.exists(sb.netns_path):
                     self.attach_dns(sb.container_id, sb)
 

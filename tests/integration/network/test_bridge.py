@@ -390,3 +390,30 @@ def test_udp_port_through_the_proxy(manager, host_ns):
         client.close()
         server.close()
         manager.unregister_container("u" * 64)
+
+
+def test_restore_replugs_veths_into_a_rebuilt_bridge(manager, host_ns, exec_root, tmp_path):
+    net = manager.create_network("btreplug", subnet="10.77.12.0/24")
+    a = _start(manager, "r" * 64, "one", "btreplug")
+    b = _start(manager, "s" * 64, "two", "btreplug")
+    _busybox(a.netns_path, "ping", "-c1", "-W2", "10.77.12.3")
+    manager.close()
+    netlink.delete_link(net.bridge, host_ns)  # someone removed the bridge while berthd was down
+    again = NetworkManager(
+        open_db(tmp_path / "berth.db"),
+        ManagerConfig(
+            exec_root=exec_root,
+            host_netns=host_ns,
+            default_bridge="btdef0",
+            resolv_conf=manager.cfg.resolv_conf,
+        ),
+    )
+    try:
+        again.restore({"r" * 64, "s" * 64})
+        assert netlink.link_exists(net.bridge, host_ns)
+        _busybox(a.netns_path, "ping", "-c1", "-W2", "10.77.12.3")
+        assert b.netns_path
+        again.unregister_container("r" * 64)
+        again.unregister_container("s" * 64)
+    finally:
+        again.close()
