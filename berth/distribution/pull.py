@@ -5,7 +5,9 @@
               ─ per layer, in order: "Already exists" when its chain is unpacked,
                 else downloaded (up to N at once, into the content store, digest
                 checked) and unpacked (`ImageService.import_layers` of the layers
-                up to it) as soon as it and the layers below it are there
+                up to it) as soon as it and the layers below it are there;
+                layers whose downloads finished meanwhile go in the same call,
+                unpacked in parallel where the snapshotter allows
               ─ the image and its names registered in one transaction
                 (`ImageService.register_image`)
 
@@ -262,18 +264,32 @@ class Puller:
                     )
                 x.future = downloads[x.desc.digest]
             try:
-                for i, x in enumerate(layers):
-                    if x.present:
+                i = 0
+                while i < len(layers):
+                    if layers[i].present:
+                        i += 1
                         continue
-                    lid = short_id(x.desc.digest)
-                    assert x.future is not None
-                    total += x.future.result()
-                    # Applied on its parent as soon as it is verified (the layers
-                    # below it are unpacked already: this loop goes up the chain).
-                    report.progress("Extracting", lid, 0, x.desc.size, final=True)
-                    self.service.import_layers(parsed.layers[: i + 1], diff_ids[: i + 1])  # type: ignore[attr-defined]
-                    report.progress("Extracting", lid, x.desc.size, x.desc.size, final=True)
-                    report.status("Pull complete", lid)
+                    # Wait for the lowest missing layer; take along the layers above
+                    # it whose downloads already finished. The batch is applied on
+                    # the layers below it (already unpacked: this loop goes up the
+                    # chain), in parallel where the snapshotter allows, while later
+                    # layers still download.
+                    j = i
+                    while j + 1 < len(layers) and _ready(layers[j + 1]):
+                        j += 1
+                    batch = [x for x in layers[i : j + 1] if not x.present]
+                    for x in batch:
+                        assert x.future is not None
+                        total += x.future.result()
+                        report.progress(
+                            "Extracting", short_id(x.desc.digest), 0, x.desc.size, final=True
+                        )
+                    self.service.import_layers(parsed.layers[: j + 1], diff_ids[: j + 1])  # type: ignore[attr-defined]
+                    for x in batch:
+                        lid = short_id(x.desc.digest)
+                        report.progress("Extracting", lid, x.desc.size, x.desc.size, final=True)
+                        report.status("Pull complete", lid)
+                    i = j + 1
             except BaseException:
                 cancel.set()
                 for f in downloads.values():
@@ -331,6 +347,11 @@ class Puller:
                 repo_digests=[str(ref.repository().with_digest(r.top.digest))],
                 extra_blobs=extra,
             )
+
+
+def _ready(layer: _Layer) -> bool:
+    """Can this layer join an unpack batch without waiting?"""
+    return layer.present or (layer.future is not None and layer.future.done())
 
 
 def _parse(fetched: FetchedManifest, ref: refs.Reference) -> object:
