@@ -240,14 +240,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        try:
-            sys.stdout = None  # type: ignore[assignment]
-        except Exception:
-            pass
+        # `berth ps | head -1`: the reader left; silence the flush at exit too
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return 0
     except Exception as e:
+        from berth.cli.template import TemplateError
         from berth.errors import BerthError
 
+        if isinstance(e, TemplateError):
+            print(f"template parsing error: {e}", file=sys.stderr)
+            return 125 if name in STATUS_125 else 1
         if not isinstance(e, BerthError):
             raise
         return report(e, name)

@@ -155,6 +155,8 @@ def test_inspect_format_and_type(engine, name: str) -> None:
     missing = engine.run("inspect", "no-such-object-cli")
     assert missing.returncode == 1 and "No such object: no-such-object-cli" in missing.stderr
     assert engine.ok("container", "inspect", "-f", "{{.State.Status}}", name) == "created\n"
+    broken = engine.run("ps", "-a", "--format", "{{.Names")
+    assert broken.returncode == 1 and broken.stderr.startswith("template parsing error:")
     engine.ok("container", "rm", name)
 
 
