@@ -243,6 +243,16 @@ def _tokens(action: str) -> list[str]:
                 raise TemplateError("template: unterminated raw quoted string")
             toks.append(action[i : j + 1])
             i = j + 1
+        elif (
+            ch == ")" and action.startswith(")", i) and i + 1 < len(action) and action[i + 1] == "."
+        ):
+            # `(index .M "k").Field`: a field chain on a parenthesized result
+            j = i + 1
+            while j < len(action) and action[j] not in ' \t\r\n()|,"`=':
+                j += 1
+            toks.append(")")
+            toks.append("@" + action[i + 1 : j])
+            i = j
         elif ch in "()|,":
             toks.append(ch)
             i += 1
@@ -282,6 +292,9 @@ def _parse_operand(toks: list[str], i: int) -> tuple[Any, int]:
         if depth:
             raise TemplateError("template: unclosed left paren")
         node: Any = ("sub", _parse_pipe(toks[i + 1 : j - 1]))
+        if j < len(toks) and toks[j].startswith("@."):
+            node = ("chain", node, toks[j][2:].split("."))
+            j += 1
         return node, j
     if tok.startswith('"'):
         import json
@@ -442,6 +455,8 @@ class Template:
             return node[1]
         if kind == "sub":
             return self._pipe(node[1], dot, env)
+        if kind == "chain":
+            return _lookup(self._operand(node[1], dot, env), node[2], args)
         if kind == "func":
             return FUNCS[node[1]](*(args or []))
         base = dot if node[1] == "." else env.get(node[1], MISSING)

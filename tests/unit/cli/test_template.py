@@ -13,6 +13,7 @@ DATA = {
     "State": {"Pid": 4242, "Running": True, "ExitCode": 0},
     "Mounts": [],
     "Ratio": 1.5,
+    "Nets": {"bridge": {"IPAddress": "172.17.0.2"}},
 }
 
 
@@ -53,6 +54,9 @@ DATA = {
         ("{{range .Config.Env}}{{$.Id}}{{end}}", "abcabc"),
         ('{{"quoted"}} {{`raw`}} {{3}}', "quoted raw 3"),
         ("{{/* a comment */}}x", "x"),
+        ('{{(index .Nets "bridge").IPAddress}}', "172.17.0.2"),
+        ("{{range .Nets}}{{.IPAddress}}{{end}}", "172.17.0.2"),
+        ("{{(index .Config.Env 0) | len}}", "3"),
     ],
 )
 def test_renders_like_go_text_template(source: str, expected: str) -> None:
