@@ -243,9 +243,7 @@ def _tokens(action: str) -> list[str]:
                 raise TemplateError("template: unterminated raw quoted string")
             toks.append(action[i : j + 1])
             i = j + 1
-        elif (
-            ch == ")" and action.startswith(")", i) and i + 1 < len(action) and action[i + 1] == "."
-        ):
+        elif ch == ")" and action[i + 1 : i + 2] == ".":
             # `(index .M "k").Field`: a field chain on a parenthesized result
             j = i + 1
             while j < len(action) and action[j] not in ' \t\r\n()|,"`=':
