@@ -88,13 +88,25 @@ def timed_build(d: Daemon, ctx: Path, *flags: str, buildkit: bool = False) -> fl
     return took
 
 
-def measure(name: str, fn, runs: int) -> tuple[float, float]:
-    fn(cold=True)  # warm up: page cache, images present
-    fn(cold=False)
-    cold = statistics.median(fn(cold=True) for _ in range(runs))
-    cached = statistics.median(fn(cold=False) for _ in range(runs))
-    print(f"{name:28s} cold {cold:7.3f} s   cached {cached:7.3f} s", flush=True)
-    return cold, cached
+def measure_all(engines: dict, runs: int) -> dict[str, tuple[float, float]]:
+    """Round-robin over the engines (so that the machine's load hits all alike):
+    a warm-up, then `runs` cold (--no-cache) and `runs` cached builds each."""
+    for fn in engines.values():
+        fn(cold=True)
+        fn(cold=False)
+    cold: dict[str, list[float]] = {n: [] for n in engines}
+    cached: dict[str, list[float]] = {n: [] for n in engines}
+    for _ in range(runs):
+        for name, fn in engines.items():
+            cold[name].append(fn(cold=True))
+    for _ in range(runs):
+        for name, fn in engines.items():
+            cached[name].append(fn(cold=False))
+    out = {}
+    for name in engines:
+        out[name] = (statistics.median(cold[name]), statistics.median(cached[name]))
+        print(f"{name:28s} cold {out[name][0]:7.3f} s   cached {out[name][1]:7.3f} s", flush=True)
+    return out
 
 
 def main() -> None:
@@ -104,38 +116,31 @@ def main() -> None:
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-build-"))
     ctx = make_context(root)
-    results: dict[str, tuple[float, float]] = {}
     berthd = start_berthd(root / "berthd", args.runtime)
     dockerd = None
     try:
-        results["berth (docker CLI)"] = measure(
-            "berth (docker CLI)",
-            lambda cold: timed_build(berthd, ctx, *(["--no-cache"] if cold else [])),
-            args.runs,
-        )
-        results["berth (in-process)"] = measure(
-            "berth (in-process)", _in_process(root, ctx, args.runtime), args.runs
-        )
+        engines = {
+            "berth (docker CLI)": lambda cold: timed_build(
+                berthd, ctx, *(["--no-cache"] if cold else [])
+            ),
+            "berth (in-process)": _in_process(root, ctx, args.runtime),
+        }
         dockerd = start_dockerd(root / "dockerd")
         if dockerd is None:
             print("docker: a private dockerd cannot run here; no comparison")
         else:
             dockerd.docker("load", input=berthd.docker("save", "busybox:latest").stdout)
-            results["docker classic"] = measure(
-                "docker classic",
-                lambda cold: timed_build(dockerd, ctx, *(["--no-cache"] if cold else [])),
-                args.runs,
+            engines["docker classic"] = lambda cold: timed_build(
+                dockerd, ctx, *(["--no-cache"] if cold else [])
             )
             try:
-                results["docker BuildKit"] = measure(
-                    "docker BuildKit",
-                    lambda cold: timed_build(
-                        dockerd, ctx, *(["--no-cache"] if cold else []), buildkit=True
-                    ),
-                    args.runs,
+                timed_build(dockerd, ctx, buildkit=True)
+                engines["docker BuildKit"] = lambda cold: timed_build(
+                    dockerd, ctx, *(["--no-cache"] if cold else []), buildkit=True
                 )
             except RuntimeError as exc:
-                print(f"docker BuildKit: does not work here ({str(exc).strip()[:200]})")
+                print(f"docker BuildKit: does not work here ({str(exc).strip()[:120]})")
+        results = measure_all(engines, args.runs)
     finally:
         berthd.stop()
         if dockerd is not None:
