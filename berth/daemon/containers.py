@@ -767,6 +767,16 @@ class ContainerService:
         self._remove_orphans()
         for c in self.store.all():
             st = c.state.status
+            if st in (Status.CREATED, Status.EXITED) and self.tasks.alive(c.id):
+                # a start cut short by the crash: its shim holds a created, never
+                # started container (runtime init, cgroup, mounted rootfs)
+                self._reap_orphan(c.id)
+                self._hooks_after_stop(c.id)
+                self._cleanup_task(c.id)
+                try:
+                    self.images.unmount_rootfs(c.id)
+                except Exception:
+                    log.exception("unmounting the rootfs of %s", c.id)
             if st in RUNNING_LIKE:
                 if self.tasks.alive(c.id):
                     running.add(c.id)
@@ -779,7 +789,8 @@ class ContainerService:
                 self._save(c, transition(c.name, c.state, Ev.START_FAILED, error=""))
                 self._restart_at_daemon_start(c.id)
             elif st == Status.REMOVING:
-                try:
+                try:  # the crash cut a removal short: dead, then removed again
+                    self._save(c, transition(c.name, c.state, Ev.DEAD))
                     self.remove(c.id, force=True)
                 except Exception:
                     log.exception("finishing the removal of %s", c.id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -308,7 +309,7 @@ def assert_clean(d: Berthd, ids: set[str], deadline: float = 15.0) -> None:
 
 
 @pytest.fixture(scope="session")
-def daemon():
+def daemon(tmp_path_factory: pytest.TempPathFactory):
     if os.geteuid() != 0:
         pytest.skip("berthd needs root")
     root = Path(tempfile.mkdtemp(prefix="rs-", dir="/tmp"))
@@ -337,6 +338,8 @@ def daemon():
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        if d.log.exists():  # kept in pytest's own (rotated) temporary directory
+            shutil.copy(d.log, tmp_path_factory.getbasetemp() / "berthd.log")
         subprocess.run(["rm", "-rf", str(root)], check=False)
         assert not left, f"mounts left behind: {left}"
         assert not shims, f"shims left behind: {shims}"
