@@ -51,9 +51,14 @@ class BuildService:
         self.containers = ctx.containers
         self.events = ctx.events
         runtime = ctx.containers.runtime_path(ctx.options.default_runtime)
+        from berth.db import open_db
+
+        # its own connection: cache writes never land inside another service's
+        # transaction on the shared one (WAL lets both work at once)
+        self._db = open_db(ctx.data_root / "berth.db")
         self.engine = BuildEngine(
             ctx.images.svc,
-            ctx.db,
+            self._db,
             state_dir=ctx.data_root / "build",
             runtime=runtime,
             pull=self._pull,
@@ -62,7 +67,7 @@ class BuildService:
         self._daemon_services: Any = None
 
     def close(self) -> None:
-        pass
+        self._db.close()
 
     # -- build ---------------------------------------------------------------
 
