@@ -214,3 +214,24 @@ def test_onbuild_child_same_as_docker(engines: tuple[Daemon, Daemon], tmp_path: 
     a, b = _listing(berthd, "diff-child:1"), _listing(dockerd, "diff-child:1")
     assert a["from-trigger.txt"] == b["from-trigger.txt"]
     assert a == b
+
+
+def test_commit_same_as_docker(engines: tuple[Daemon, Daemon]) -> None:
+    """`commit -c` of a container that changed files gives the same config and tree."""
+    berthd, dockerd = engines
+    for d in (berthd, dockerd):
+        d.docker(
+            "run", "--network", "none", "--name", "to-commit", "busybox",
+            "sh", "-c", "mkdir -p /data && echo v > /data/v && rm /bin/vi && chmod 700 /root",
+        )  # fmt: skip
+        d.docker(
+            "commit", "-c", "ENV COMMITTED=1", "-c", 'CMD ["cat", "/data/v"]',
+            "-c", "EXPOSE 8080", "-c", "WORKDIR /data", "to-commit", "diff-committed:1",
+        )  # fmt: skip
+        d.docker("rm", "to-commit")
+    ours, theirs = berthd.inspect("diff-committed:1"), dockerd.inspect("diff-committed:1")
+    for key in ("Env", "Cmd", "Entrypoint", "WorkingDir", "ExposedPorts", "User", "Labels"):
+        assert (ours["Config"].get(key) or None) == (theirs["Config"].get(key) or None), key
+    a, b = _listing(berthd, "diff-committed:1"), _listing(dockerd, "diff-committed:1")
+    assert "data/v" in a and "bin/vi" not in a
+    assert a == b
