@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -260,16 +261,25 @@ class DroppingProxy:
 
     Every response carrying more than `cut_after` bytes is cut after that many
     bytes, for the first `drops` such responses (drops < 0: always). Counts
-    the bytes it forwarded from the server.
+    the bytes it forwarded from the server. A request whose first line holds
+    `hold_until[0]` is forwarded only once the event `hold_until[1]` is set
+    (at most 60 s): a slow layer, on cue.
     """
 
-    def __init__(self, upstream: str, cut_after: int, drops: int = 1) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        cut_after: int,
+        drops: int = 1,
+        hold_until: tuple[bytes, threading.Event] | None = None,
+    ) -> None:
         import threading
 
         host, port = upstream.rsplit(":", 1)
         self.upstream = (host, int(port))
         self.cut_after = cut_after
         self.drops = drops
+        self.hold_until = hold_until
         self.dropped = 0
         self.range_requests = 0
         self.forwarded = 0  # bytes sent to clients (headers included)
@@ -305,6 +315,8 @@ class DroppingProxy:
                     return
                 head += data
             headers, _, rest = head.partition(b"\r\n\r\n")
+            if self.hold_until and self.hold_until[0] in head.split(b"\r\n", 1)[0]:
+                self.hold_until[1].wait(60)
             lines = [
                 ln for ln in headers.split(b"\r\n") if not ln.lower().startswith(b"connection:")
             ]

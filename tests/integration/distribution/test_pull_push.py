@@ -494,3 +494,52 @@ def test_rmi_racing_a_push_leaves_a_complete_remote_image(
         assert p.image_id == image.id and p.digest == r.digest
     finally:
         other.close()
+
+
+def test_lower_layers_unpack_while_an_upper_layer_downloads(
+    inproc: InProcessRegistry, engine: Engine, oci_layout: Callable[..., Layout], skopeo: Callable
+) -> None:
+    """The top layer's blob is held back by a proxy until the bottom layer is
+    reported unpacked ("Pull complete"): a pull that waited for every download
+    before unpacking would not get there (the watcher gives up after 30 s)."""
+    import threading
+    import time
+
+    layout = oci_layout(
+        [layer_tar({}, busybox=True), layer_tar({"mid": "m"}), layer_tar({"top": "t"})]
+    )
+    copy_in(skopeo, layout, inproc.host, "early/unpack:1")
+    release = threading.Event()
+    top = layout.layer_digests[2]
+    proxy = DroppingProxy(
+        inproc.host, cut_after=1 << 40, drops=0, hold_until=(top.encode(), release)
+    )
+    messages: list[dict] = []
+    early: list[bool] = []
+
+    def watch() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not release.is_set():
+            done = [m for m in list(messages) if m.get("status") == "Pull complete"]
+            if any(m["id"] == short(layout.layer_digests[0]) for m in done):
+                early.append(True)
+                break
+            time.sleep(0.01)
+        release.set()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        puller = Puller(engine.svc, engine.session, sources=engine.sources)
+        [r] = puller.pull(f"{proxy.host}/early/unpack:1", emit=messages.append)
+    finally:
+        release.set()
+        watcher.join(10)
+        proxy.close()
+    assert r.image_id == layout.config_digest
+    assert early == [True]
+    order = [(m.get("id"), m.get("status")) for m in messages]
+    assert order.index((short(layout.layer_digests[0]), "Pull complete")) < order.index(
+        (short(top), "Download complete")
+    )
+    assert order[-1][1].startswith("Status: Downloaded newer image")
