@@ -94,6 +94,18 @@ DOCKERFILES = {
         "RUN ln -s /etc /etclink\n"
         "COPY a.txt /etclink/through-link.txt\n"
     ),
+    "quoting": (
+        "FROM busybox\n"
+        'ENV X="a \\"q\\" b" Y=a\\ b Z=\'single $X\' PORT=8080\n'
+        "ENV W=${X:-unset}-${NOPE:-dflt}-${Y:+alt}\n"
+        'LABEL multi.line="one \\\n  two" \\\n  second=2\n'
+        "EXPOSE $PORT\n"
+        'VOLUME ["/v1", "/v 2"]\n'
+        "HEALTHCHECK NONE\n"
+        "STOPSIGNAL 9\n"
+        "USER 1000:1000\n"
+        "CMD echo $X\n"
+    ),
     "multistage": (
         "FROM busybox AS builder\n"
         "RUN mkdir /out && echo built > /out/artifact\n"
