@@ -64,9 +64,7 @@ class Context:
         if has_wildcards(rel):
             found = list(self._glob(rel))
             if not found:
-                raise NotFound(
-                    f"COPY failed: no source files were specified (pattern {src!r} matched nothing)"
-                )
+                raise NotFound(f"no source files were specified (pattern {src!r} matched nothing)")
             return found
         if rel and self.ignore.excluded(rel):
             raise NotFound(_missing(src))
@@ -151,13 +149,11 @@ def file_digest(path: Path) -> str:
 
 def _check_readable(path: Path, name: str) -> None:
     if not os.access(path, os.R_OK):
-        raise InvalidArgument(
-            f"COPY failed: cannot read {name} in the build context: permission denied"
-        )
+        raise InvalidArgument(f"cannot read {name} in the build context: permission denied")
 
 
 def _missing(src: str) -> str:
     return (
-        "COPY failed: file not found in build context or excluded by .dockerignore: "
+        "file not found in build context or excluded by .dockerignore: "
         f"stat {src}: file does not exist"
     )

@@ -84,7 +84,7 @@ class CopyStep:
                 try:
                     sources.extend(ctx.select(src))
                 except BerthError as exc:
-                    raise type(exc)(exc.message.replace("COPY failed", f"{kw} failed")) from None
+                    raise type(exc)(f"{kw} failed: {exc.message}") from None
         count = len(heredocs) + len(sources) + len(urls)
         wild = any(has_wildcards(s) for s in inst.sources)
         if (len(inst.sources) > 1 or count > 1) and not dest_is_dir_syntax:
@@ -93,7 +93,10 @@ class CopyStep:
                 "directory and end with a /"
             )
         fetched = [self.fetch(url) for url in urls]
-        content = ctx.digest(sources) if sources else ""
+        try:
+            content = ctx.digest(sources) if sources else ""
+        except BerthError as exc:
+            raise type(exc)(f"{kw} failed: {exc.message}") from None
         digest_parts = [content, *(file_digest(p) for p, _n, _m in fetched)]
         digest_parts += [step_key(n, d.decode("utf-8", "replace")) for n, d in heredocs]
         kind = (

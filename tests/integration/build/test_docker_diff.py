@@ -247,3 +247,22 @@ def test_commit_same_as_docker(engines: tuple[Daemon, Daemon]) -> None:
     a, b = _listing(berthd, "diff-committed:1"), _listing(dockerd, "diff-committed:1")
     assert "data/v" in a and "bin/vi" not in a
     assert a == b
+
+
+@pytest.mark.parametrize(
+    "dockerfile",
+    [
+        "FROM busybox\nRUN echo out; exit 4\n",
+        "FROM busybox\nCOPY missing.txt /x\n",
+        "FROM busybox\nCOPY ../outside /x\n",
+        "FROM busybox\nCOPY a.txt b.txt /notadir\n",
+    ],
+)
+def test_same_errors_as_docker(
+    engines: tuple[Daemon, Daemon], tmp_path: Path, dockerfile: str
+) -> None:
+    ctx = _context(tmp_path)
+    (ctx / "Dockerfile").write_text(dockerfile)
+    results = [d.docker("build", "--network", "none", str(ctx), check=False) for d in engines]
+    ours, theirs = ((r.returncode, r.stderr.decode().strip().splitlines()[-1]) for r in results)
+    assert ours == theirs

@@ -203,8 +203,8 @@ def _probe_unreadable(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
     assert lines == [
-        "InvalidArgument COPY failed: cannot read secret.txt in the build context: permission denied",
-        "InvalidArgument COPY failed: cannot read dir/inner.txt in the build context: permission denied",
+        "InvalidArgument cannot read secret.txt in the build context: permission denied",
+        "InvalidArgument cannot read dir/inner.txt in the build context: permission denied",
     ]
 
 
