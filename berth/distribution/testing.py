@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import io
 import json
+import logging
 import os
 import signal
 import socket
@@ -27,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from berth import errors
+
+log = logging.getLogger(__name__)
 
 DOCKER_REGISTRY = "/usr/bin/docker-registry"
 
@@ -307,6 +310,12 @@ class DroppingProxy:
 
     def _serve(self, client: socket.socket) -> None:
         """One request per connection (we ask the server to close after it)."""
+        try:
+            self._relay(client)
+        except OSError as e:  # the client gave up (a cancelled pull): not the proxy's fault
+            log.debug("proxy %s: connection ended: %s", self.host, e)
+
+    def _relay(self, client: socket.socket) -> None:
         with client, socket.create_connection(self.upstream) as up:
             head = b""
             while b"\r\n\r\n" not in head:
