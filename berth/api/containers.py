@@ -209,7 +209,7 @@ def stats(d, req: Request) -> Response | StreamResponse:
     cid = req.params["id"]
     stream = req.flag("stream", True) and not req.flag("one-shot")
     if not stream:
-        return json_response(d.containers.stats_once(cid))
+        return json_response(d.containers.stats_once(cid, req.flag("one-shot")))
     return StreamResponse(json.dumps(s).encode() + b"\n" for s in d.containers.stats_stream(cid))
 
 

@@ -188,13 +188,18 @@ def update(svc: Any, ref: str, body: dict[str, Any]) -> list[str]:
     return []
 
 
-def stats_once(svc: Any, ref: str) -> dict[str, Any]:
+def stats_once(svc: Any, ref: str, one_shot: bool = False) -> dict[str, Any]:
+    """Docker's stream=false: two samples a second apart (so a CPU % can be
+    computed from precpu_stats); one-shot: one sample at once."""
     c = svc.store.get(ref)
     if c.state.status not in RUNNING_LIKE:
         return statsmod.empty(c.name, c.id)
     cg = Cgroup.of(c.id)
     first = statsmod.sample(cg, c.state.pid, c.name, c.id)
-    return first
+    if one_shot:
+        return first
+    time.sleep(1.0)
+    return statsmod.with_previous(statsmod.sample(cg, c.state.pid, c.name, c.id), first)
 
 
 def stats_stream(svc: Any, ref: str, interval: float = 1.0) -> Iterator[dict[str, Any]]:

@@ -728,8 +728,8 @@ class ContainerService:
     def update(self, ref: str, body: dict[str, Any]) -> list[str]:
         return container_io.update(self, ref, body)
 
-    def stats_once(self, ref: str) -> dict[str, Any]:
-        return container_io.stats_once(self, ref)
+    def stats_once(self, ref: str, one_shot: bool = False) -> dict[str, Any]:
+        return container_io.stats_once(self, ref, one_shot)
 
     def stats_stream(self, ref: str) -> Iterator[dict[str, Any]]:
         return container_io.stats_stream(self, ref)
