@@ -50,7 +50,10 @@ class BuildService:
         self.images = ctx.images  # berth.daemon.images.DaemonImages
         self.containers = ctx.containers
         self.events = ctx.events
-        runtime = ctx.containers.runtime_path(ctx.options.default_runtime)
+        try:
+            runtime = ctx.containers.runtime_path(ctx.options.default_runtime)
+        except BerthError:  # never keep the daemon from starting; RUN steps will say why
+            runtime = ctx.options.default_runtime
         from berth.db import open_db
 
         # its own connection: cache writes never land inside another service's
