@@ -21,8 +21,9 @@ Public interface (for the CLI and daemon helpers; see docs/distribution.md):
     session.Session(options: RegistryOptions | None, credentials: Callable[[domain], Credential])
     pull.Puller(image_service, session, sources=, max_concurrent_downloads=3)
         .pull(reference, platform=None, all_tags=False, emit=None) -> [PullResult]
+        (holds image_service.lease(); unpacks layers through import_layers as they arrive)
     push.Pusher(image_service, session, sources=, max_concurrent_uploads=5, chunk_size=None)
-        .push(reference, all_tags=False, emit=None) -> [PushResult]
+        .push(reference, all_tags=False, emit=None) -> [PushResult]   (holds a lease too)
     remote.inspect_manifest / distribution_info / search / login
     credentials.CredentialStore(config_dir).get / store / erase; default_config_dir()
     client.RegistryClient(endpoint, credential)   # the protocol itself
