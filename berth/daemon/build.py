@@ -66,7 +66,10 @@ class BuildService:
             runtime=runtime,
             pull=self._pull,
         )
-        self.engine.recover()
+        try:
+            self.engine.recover()
+        except (BerthError, OSError):
+            log.exception("cleaning up after interrupted builds failed")
         self._daemon_services: Any = None
 
     def close(self) -> None:
