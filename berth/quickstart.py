@@ -1,75 +1,70 @@
-"""`python -m berth.quickstart`: run a first container with berth-runc.
+"""`python -m berth.quickstart`: the README's main job.
 
-Builds a bundle in a temporary directory (a rootfs made of Debian's static
-busybox and its applet links, and a config.json from `berth-runc spec`'s
-example), runs `echo hello from berth; uname -a; id` in it with
-`berth-runc run`, and removes everything. Until the daemon lands this is the
-project's "first command"; it becomes `berth run busybox ...` later.
+Starts berthd on its default socket (unless one already answers there), makes
+the embedded `busybox:latest` image from Debian's busybox-static with
+`berth image bootstrap busybox`, and runs a container with `berth run`. The
+daemon keeps running afterwards, so `berth run -it busybox sh` works next.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
+import time
 from pathlib import Path
 
-BUSYBOX = Path("/bin/busybox")
-COMMAND = "echo hello from berth; uname -a; id"
+SOCKET = Path("/run/berth/berth.sock")
+LOG = Path("/var/log/berthd.log")
+COMMAND = "echo hello from berth; uname -sr; id; hostname"
 
 
-def make_rootfs(root: Path) -> None:
-    """A minimal busybox root filesystem: /bin/busybox, its applets, /etc basics."""
-    if not BUSYBOX.exists():
-        raise SystemExit("quickstart: /bin/busybox is missing (apt-get install busybox-static)")
-    for d in ("bin", "etc", "proc", "sys", "dev", "tmp", "root"):
-        (root / d).mkdir(parents=True, exist_ok=True)
-    os.chmod(root / "tmp", 0o1777)
-    shutil.copy2(BUSYBOX, root / "bin" / "busybox")
-    applets = subprocess.run(
-        [str(BUSYBOX), "--list"], check=True, capture_output=True, text=True
-    ).stdout.split()
-    for applet in applets:
-        link = root / "bin" / applet
-        if not link.exists():
-            link.symlink_to("busybox")
-    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
-    (root / "etc" / "group").write_text("root:x:0:\n")
+def _tool(name: str) -> str:
+    script = Path(sys.executable).parent / name
+    return str(script) if script.exists() else name
 
 
-def berth_runc() -> str:
-    script = Path(sys.executable).parent / "berth-runc"
-    return str(script) if script.exists() else "berth-runc"
+def _berth(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    print("+ berth " + " ".join(args), flush=True)
+    return subprocess.run([_tool("berth"), *args], check=check)
+
+
+def _daemon_answers() -> bool:
+    probe = [_tool("berth"), "version", "--format", "{{.Server.Version}}"]
+    return subprocess.run(probe, capture_output=True).returncode == 0
+
+
+def start_daemon(deadline_s: float = 30.0) -> None:
+    if SOCKET.exists() and _daemon_answers():
+        print(f"berthd already answers on {SOCKET}")
+        return
+    print(f"+ berthd (log: {LOG})", flush=True)
+    log = open(LOG, "ab")  # noqa: SIM115 - handed to the daemon, which outlives us
+    subprocess.Popen(
+        [_tool("berthd")],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if SOCKET.exists() and _daemon_answers():
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"quickstart: berthd did not answer within {deadline_s:.0f}s; see {LOG}")
 
 
 def main() -> int:
-    from berth.runtime.example import example_config
-
     if os.geteuid() != 0:
-        print("quickstart: berth-runc needs root (namespaces, mounts, cgroups)", file=sys.stderr)
+        print("quickstart: run as root (berthd needs namespaces, mounts, cgroups)", file=sys.stderr)
         return 1
-    with tempfile.TemporaryDirectory(prefix="berth-quickstart-") as tmp:
-        bundle = Path(tmp) / "bundle"
-        make_rootfs(bundle / "rootfs")
-        config = example_config()
-        config["process"]["terminal"] = False
-        config["process"]["args"] = ["sh", "-c", COMMAND]
-        (bundle / "config.json").write_text(json.dumps(config, indent=2))
-        container_id = f"quickstart-{os.getpid()}"
-        command = [
-            berth_runc(),
-            "--root",
-            str(Path(tmp) / "state"),
-            "run",
-            "--bundle",
-            str(bundle),
-            container_id,
-        ]
-        print(f"$ berth-runc run {container_id}   # {COMMAND}", flush=True)
-        return subprocess.run(command, check=False).returncode
+    start_daemon()
+    _berth("image", "bootstrap", "busybox")
+    _berth("images")
+    result = _berth("run", "--rm", "busybox", "sh", "-c", COMMAND, check=False)
+    print("\nberthd keeps running; try: berth run -it busybox sh   (Ctrl-P Ctrl-Q detaches)")
+    return result.returncode
 
 
 if __name__ == "__main__":

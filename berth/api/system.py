@@ -53,8 +53,20 @@ def make_busybox(d, req: Request) -> Response:
     return json_response({"Id": image_id}, 201)
 
 
+def make_debian(d, req: Request) -> Response:
+    """berth's own route: debian:<suite> by debootstrap (minbase) from a Debian mirror."""
+    suite = req.arg("suite") or "bookworm"
+    image_id = d.images.make_debian_image(
+        req.arg("tag") or f"debian:{suite}",
+        suite,
+        req.arg("mirror") or "http://deb.debian.org/debian",
+    )
+    return json_response({"Id": image_id}, 201)
+
+
 def register(router: Router) -> None:
     router.post("/berth/images/busybox", make_busybox)
+    router.post("/berth/images/debian", make_debian)
     router.get("/_ping", ping)
     router.get("/version", version)
     router.get("/info", info)

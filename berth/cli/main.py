@@ -54,6 +54,7 @@ COMMANDS: dict[str, str] = {
         ("version", "info", "events", "inspect", "system df", "system prune"),
         "system",
     ),
+    "image bootstrap": "bootstrap",
     **dict.fromkeys(
         (
             "network ls", "network create", "network rm", "network inspect",

@@ -179,6 +179,12 @@ class DaemonImages:
 
     def make_busybox_image(self, tag: str = "busybox:latest") -> str:
         rec = self.svc.make_busybox_image(tag=tag)
+        self.events.emit("image", "import", rec.id, {"name": tag})
+        return rec.id
+
+    def make_debian_image(self, tag: str, suite: str, mirror: str) -> str:
+        rec = self.svc.make_debian_image(tag=tag, suite=suite, mirror=mirror)
+        self.events.emit("image", "import", rec.id, {"name": tag})
         return rec.id
 
     def disk_usage(self) -> Any:
