@@ -250,3 +250,31 @@ def test_published_ports(engine, name: str) -> None:
         wait_until(lambda: b"served" in fetch(), "the published port to answer")
     finally:
         engine.run("rm", "-f", name)
+
+
+def test_build_context_and_quiet(engine, tmp_path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        'FROM busybox\nCOPY . /ctx\nRUN echo built > /f\nCMD ["cat", "/f"]\n'
+    )
+    (ctx / ".dockerignore").write_text("secret.txt\n")
+    (ctx / "kept.txt").write_text("k")
+    (ctx / "secret.txt").write_text("s")
+    built = engine.run("build", "--network", "none", "-t", "cli-built:1", str(ctx), timeout=120)
+    if (
+        built.returncode != 0
+        and engine.kind == "berthd"
+        and "not implemented" in built.stderr.lower()
+    ):
+        pytest.skip(f"berthd cannot build yet: {built.stderr.strip()}")
+    assert built.returncode == 0, built.stderr
+    assert engine.ok("run", "--rm", "cli-built:1") == "built\n"
+    listing = engine.ok("run", "--rm", "cli-built:1", "ls", "/ctx").split()
+    assert "kept.txt" in listing and "secret.txt" not in listing
+    quiet = engine.run(
+        "build", "-q", "--network", "none", "-t", "cli-built:2", str(ctx), timeout=120
+    )
+    assert quiet.returncode == 0, quiet.stderr
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}\n", quiet.stdout)
+    engine.ok("rmi", "cli-built:1", "cli-built:2")
