@@ -37,7 +37,6 @@ COMMANDS: dict[str, str] = {
     **dict.fromkeys(
         (
             "images", "rmi", "tag", "history", "save", "load", "import", "image prune",
-            "image busybox",
         ),
         "images",
     ),

@@ -97,22 +97,6 @@ SPECS: dict[str, Spec] = {
     ),
 }
 
-SPECS["image busybox"] = Spec(
-    "image busybox [TAG]",
-    "Make an image from the host's static busybox (berthd only; no network needed)",
-    [],
-    max_args=1,
-)
-
-
-def run_image_busybox(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
-    """berthd's own quickstart route: busybox:latest (or TAG) without a registry."""
-    tag = args[0] if args else "busybox:latest"
-    result = ctx.client.post("/berth/images/busybox", params={"tag": tag}) or {}
-    print(result.get("Id", ""))
-    return 0
-
-
 IMAGE_HEADERS = {
     "Repository": "REPOSITORY",
     "Tag": "TAG",

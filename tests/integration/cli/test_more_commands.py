@@ -188,13 +188,15 @@ def test_wait_several_and_top_args(engine, name: str) -> None:
     engine.ok("rm", name, other)
 
 
-def test_image_busybox_quickstart(engine) -> None:
+def test_image_bootstrap_quickstart(engine) -> None:
     if engine.kind != "berthd":
-        pytest.skip("`berth image busybox` is berthd's own route")
-    image_id = engine.ok("image", "busybox", "cli-quick:1").strip()
+        pytest.skip("`berth image bootstrap` is berthd's own route")
+    image_id = engine.ok("image", "bootstrap", "-t", "cli-quick:1", "busybox").strip()
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", image_id)
     assert engine.ok("run", "--rm", "cli-quick:1", "echo", "quick") == "quick\n"
     engine.ok("rmi", "cli-quick:1")
+    bad = engine.run("image", "bootstrap", "alpine")
+    assert bad.returncode == 1 and 'unknown base "alpine"' in bad.stderr
 
 
 def test_stats_streams_until_interrupted(engine, name: str) -> None:
