@@ -78,6 +78,7 @@ class Berthd:
     root: Path
     proc: subprocess.Popen | None = None
     made: list[str] = field(default_factory=list)  # names of containers made by the test
+    seen: set[str] = field(default_factory=set)  # ids of every container the tests made
 
     @property
     def data_root(self) -> Path:
@@ -238,18 +239,25 @@ class Berthd:
                 pids.append(int(entry))
         return sorted(pids)
 
-    def container_processes(self) -> list[int]:
-        """Processes whose root directory is a container rootfs of this data root."""
+    def container_processes(self, ids: set[str] | None = None) -> list[int]:
+        """Processes in the cgroup of one of these containers (default: any this
+        daemon ever had); a process in another mount namespace shows its root as
+        "/", so the cgroup is what tells where it belongs."""
+        ids = self.seen | self.known_ids() if ids is None else ids
         pids = []
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             try:
-                root = os.readlink(f"/proc/{entry}/root")
+                text = Path(f"/proc/{entry}/cgroup").read_text()
             except OSError:
                 continue
-            if root.startswith(str(self.data_root)) and alive(int(entry)):
-                pids.append(int(entry))
+            for line in text.splitlines():
+                path = line.split(":", 2)[-1]
+                if "/berth/" in path and path.split("/berth/")[1][:64] in ids:
+                    if alive(int(entry)):
+                        pids.append(int(entry))
+                    break
         return pids
 
     def fds(self) -> int:
@@ -295,7 +303,7 @@ def leftovers(d: Berthd, ids: set[str]) -> dict[str, Any]:
     if shim_dirs:
         out["shim dirs"] = shim_dirs
     shims = [p for p in d.shims() if any(i.encode() in cmdline(p) for i in ids)]
-    procs = d.container_processes()
+    procs = d.container_processes(ids)
     if procs:
         out["container processes"] = procs
     if shims:
@@ -373,6 +381,7 @@ def engine(daemon: Berthd):
         )
         for doc in docs or []:
             mine.add(doc["Id"])
+        daemon.seen |= mine
         for cid in mine:
             daemon.request("DELETE", f"/containers/{cid}?force=1")
         assert_clean(daemon, mine)
