@@ -152,8 +152,9 @@ def options_from(args: argparse.Namespace, config: dict[str, Any]) -> DaemonOpti
     for item in args.add_runtime:
         name, _, path = item.partition("=")
         runtimes[name] = path
-    # runc until berth-runc's exec can join a running container's namespaces
-    default_runtime = merged["default_runtime"] or ("runc" if "runc" in runtimes else "berth-runc")
+    default_runtime = merged["default_runtime"] or (
+        "berth-runc" if "berth-runc" in runtimes else "runc"
+    )
     if default_runtime not in runtimes:
         raise SystemExit(f"berthd: default runtime {default_runtime} is not installed")
     tls = None

@@ -24,8 +24,8 @@ import pytest
 from tests.conftest import tool
 
 DOCKER = "/usr/local/bin/docker"
-# berth-runc's exec cannot yet join a running container's namespaces; runc can.
-RUNTIME = os.environ.get("BERTH_TEST_RUNTIME", "runc")
+# the OCI runtime the containers of the session use (berth-runc; runc works too)
+RUNTIME = os.environ.get("BERTH_TEST_RUNTIME", "berth-runc")
 
 
 class _UnixConn(http.client.HTTPConnection):
