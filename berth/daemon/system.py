@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from berth.daemon.state import Status
+from berth.distribution.registry import registry_config
 
 
 def _cgroup_version() -> str:
@@ -127,7 +128,9 @@ class SystemService:
             "OSType": "linux",
             "Architecture": os.uname().machine,
             "IndexServerAddress": "https://index.docker.io/v1/",
-            "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"]},
+            "RegistryConfig": registry_config(
+                self.options.registry_mirrors, self.options.insecure_registries
+            ),
             "NCPU": os.cpu_count() or 1,
             "MemTotal": _mem_total(),
             "DockerRootDir": str(self.options.data_root),

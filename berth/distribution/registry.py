@@ -83,3 +83,25 @@ def _endpoint(host: str, insecure: bool, mirror: bool = False) -> Endpoint:
     if insecure:
         return Endpoint(host, secure=False, mirror=mirror, schemes=("https", "http"))
     return Endpoint(host, mirror=mirror)
+
+
+def registry_config(mirrors: tuple[str, ...], insecure: tuple[str, ...]) -> dict:
+    """`RegistryConfig` of the Engine API's `GET /info`, from the daemon's settings."""
+    cidrs, hosts = ["127.0.0.0/8"], []
+    for item in insecure:
+        try:
+            cidrs.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            hosts.append(item)
+    index = {
+        HUB_DOMAIN: {"Name": HUB_DOMAIN, "Mirrors": list(mirrors), "Secure": True, "Official": True}
+    }
+    for host in hosts:
+        index[host] = {"Name": host, "Mirrors": [], "Secure": False, "Official": False}
+    return {
+        "AllowNondistributableArtifactsCIDRs": [],
+        "AllowNondistributableArtifactsHostnames": [],
+        "InsecureRegistryCIDRs": list(dict.fromkeys(cidrs)),
+        "IndexConfigs": index,
+        "Mirrors": list(mirrors),
+    }

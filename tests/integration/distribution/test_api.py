@@ -171,9 +171,15 @@ def test_berthd_registry_mirror_serves_docker_hub_names(
     host = berth_registry.host
     skopeo("copy", "--dest-tls-verify=false", f"oci:{layout.path}:latest",
            f"docker://{host}/library/mirrored:1")  # fmt: skip
-    flags = ("--registry-mirror", f"http://{host}", "--max-concurrent-downloads", "1")
+    flags = ("--registry-mirror", f"http://{host}", "--max-concurrent-downloads", "1",
+             "--insecure-registry", "10.9.0.0/16", "--insecure-registry", "reg.lan:5000")  # fmt: skip
     with running_berthd(*flags) as address:
         api = docker.APIClient(base_url=address, version="1.43")
+        config = api.info()["RegistryConfig"]
+        assert config["Mirrors"] == [f"http://{host}"]
+        assert config["InsecureRegistryCIDRs"] == ["127.0.0.0/8", "10.9.0.0/16"]
+        assert config["IndexConfigs"]["reg.lan:5000"]["Secure"] is False
+        assert config["IndexConfigs"]["docker.io"]["Mirrors"] == [f"http://{host}"]
         out = list(api.pull("mirrored", tag="1", stream=True, decode=True))
         assert out[-1]["status"] == "Status: Downloaded newer image for mirrored:1", out[-3:]
         # One download at a time: the second layer waited for the first.

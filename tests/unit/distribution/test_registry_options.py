@@ -31,3 +31,17 @@ def test_endpoints_mirrors_only_for_hub() -> None:
     assert own.schemes == ("https", "http") and not own.secure
     [secure] = endpoints("quay.io", opts)
     assert secure.schemes == ("https",) and secure.secure
+
+
+def test_registry_config_for_the_info_endpoint() -> None:
+    from berth.distribution.registry import registry_config
+
+    config = registry_config(("http://127.0.0.1:6000",), ("10.0.0.0/8", "reg.lan:5000", "::1"))
+    assert config["Mirrors"] == ["http://127.0.0.1:6000"]
+    assert config["InsecureRegistryCIDRs"] == ["127.0.0.0/8", "10.0.0.0/8", "::1/128"]
+    assert config["IndexConfigs"]["docker.io"]["Mirrors"] == ["http://127.0.0.1:6000"]
+    assert config["IndexConfigs"]["docker.io"]["Official"] is True
+    assert config["IndexConfigs"]["reg.lan:5000"] == {
+        "Name": "reg.lan:5000", "Mirrors": [], "Secure": False, "Official": False,
+    }  # fmt: skip
+    assert registry_config((), ())["InsecureRegistryCIDRs"] == ["127.0.0.0/8"]
