@@ -42,6 +42,17 @@ def _networks(pid: int) -> dict[str, Any]:
     return out
 
 
+def _throttling(cg: Cgroup) -> dict[str, int]:
+    """cpu.stat's CFS throttling counters (v2 counts microseconds, v1 nanoseconds)."""
+    stat = cg.read_kv("", "cpu.stat") if cg.v2 else cg.read_kv("cpu", "cpu.stat")
+    ns = stat.get("throttled_usec", 0) * 1000 if cg.v2 else stat.get("throttled_time", 0)
+    return {
+        "periods": stat.get("nr_periods", 0),
+        "throttled_periods": stat.get("nr_throttled", 0),
+        "throttled_time": ns,
+    }
+
+
 def sample(cg: Cgroup, pid: int, name: str, cid: str) -> dict[str, Any]:
     """One reading (without precpu_stats, which the caller fills from the previous one)."""
     if cg.v2:
@@ -121,7 +132,7 @@ def sample(cg: Cgroup, pid: int, name: str, cid: str) -> dict[str, Any]:
             },
             "system_cpu_usage": system_cpu_ns(),
             "online_cpus": _online_cpus(),
-            "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0},
+            "throttling_data": _throttling(cg),
         },
         "precpu_stats": {
             "cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},

@@ -92,6 +92,8 @@ def test_cpus_quota_throttles(client, engine):
         return int(stat.get("nr_throttled", 0)) > 0
 
     assert poll(throttled, 20)
+    data = c.stats(stream=False, one_shot=True)["cpu_stats"]["throttling_data"]
+    assert data["periods"] >= data["throttled_periods"] > 0 and data["throttled_time"] > 0
     c.remove(force=True)
 
 
