@@ -29,7 +29,7 @@ def test_every_service_module_has_a_factory():
 
 def test_dispatch_by_pattern():
     router = build_router()
-    handler, params = router.match("GET", "/images/localhost:5000/team/app:1/json")
+    _, params = router.match("GET", "/images/localhost:5000/team/app:1/json")
     assert params == {"name": "localhost:5000/team/app:1"}
-    handler, params = router.match("POST", "/containers/abc/start")
+    _, params = router.match("POST", "/containers/abc/start")
     assert params == {"id": "abc"}
