@@ -295,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    # systemd's reload: configuration is read at start only; never die of it
+    signal.signal(signal.SIGHUP, lambda *_: log.info("SIGHUP: restart berthd to apply changes"))
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
     for t in threads:
         t.start()
