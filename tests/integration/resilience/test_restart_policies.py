@@ -161,6 +161,21 @@ def test_policies_across_a_daemon_kill(engine):
     engine.cli("stop", "-t", "1", always, unless, on_failure, always_stopped)
 
 
+@pytest.mark.parametrize("how", ["kill9", "term"])
+def test_daemon_restart_during_backoff(engine, how):
+    """berthd goes away while a crash-looping container waits for its next start."""
+    cid = engine.run_d("--restart", "always", "busybox", "sh", "-c", "sleep 0.3; exit 1")
+    assert poll(lambda: engine.inspect(cid)["RestartCount"] >= 3, 30)
+    assert poll(lambda: engine.state(cid)["Status"] == "restarting", 30, 0.01)
+    count = engine.inspect(cid)["RestartCount"]
+    engine.restart(how)
+    # it keeps its count and goes on crash-looping under its policy
+    assert poll(lambda: engine.inspect(cid)["RestartCount"] > count, 30), engine.inspect(cid)
+    engine.cli("stop", "-t", "1", cid)
+    assert poll(lambda: _exited(engine, cid))
+    _window(engine, cid)
+
+
 def test_bad_policies_are_400_and_create_nothing(engine):
     before = engine.ids()
     dirs = set(os.listdir(engine.data_root / "containers"))
