@@ -68,6 +68,7 @@ def test_shim_killed_by_hand_restarts_under_always(engine):
 def test_daemon_killed_during_run(engine):
     """kill -9 berthd at growing delays after `berth run -d` was sent."""
     seen: set[str] = set()
+    mounts0, shims0 = len(engine.mounts()), len(engine.shims())
     for delay in (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5):
         name = f"rs-crash-run-{int(delay * 1000)}-{os.getpid()}"
         engine.made.append(name)
@@ -91,6 +92,7 @@ def test_daemon_killed_during_run(engine):
         assert not (engine.ids() & seen)
     assert seen, "no run got far enough to leave a trace"
     assert_clean(engine, seen)
+    assert len(engine.mounts()) == mounts0 and len(engine.shims()) == shims0
 
 
 def test_daemon_killed_during_rm(engine):
