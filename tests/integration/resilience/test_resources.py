@@ -3,8 +3,13 @@ stats, update; impossible limits refused with Docker's 400s, nothing created."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import signal
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -14,6 +19,7 @@ import pytest
 
 from .conftest import LABEL, cgroups_of, poll
 
+DOCKER_CLI = "/usr/local/bin/docker"
 V1 = (
     Path("/sys/fs/cgroup/memory").is_dir()
     and not Path("/sys/fs/cgroup/cgroup.controllers").exists()
@@ -146,10 +152,12 @@ BAD = [
     ({"CpusetCpus": "nonsense"}, ""),
     ({"CpuPeriod": 100}, "CPU cfs period"),
     ({"CpuQuota": 10}, "CPU cfs quota"),
-    ({"BlkioWeight": 5}, "blkio weight"),
-    ({"PidsLimit": -5}, ""),
     ({"ShmSize": -1}, ""),
     ({"MemorySwappiness": 150}, "swappiness"),
+    ({"CpusetMems": "0-63"}, "Requested memory nodes are not available"),
+    ({"MemorySwap": 64 << 20}, "You should always set the Memory limit"),
+    ({"RestartPolicy": {"Name": "sometimes"}}, "invalid restart policy"),
+    ({"RestartPolicy": {"Name": "always", "MaximumRetryCount": 3}}, "maximum retry count"),
 ]
 
 
@@ -191,3 +199,84 @@ def test_cli_refuses_what_docker_refuses(engine):
         assert res.returncode == 125, (args, res.stdout, res.stderr)
         assert res.stderr.strip(), args
     assert engine.ids() == before
+
+
+@pytest.fixture(scope="module")
+def dockerd(daemon, tmp_path_factory):
+    """A private dockerd (no iptables, no bridge) with berth's busybox loaded."""
+    if not (shutil.which("dockerd") and os.path.exists(DOCKER_CLI)):
+        pytest.skip("dockerd or the docker CLI is not installed")
+    root = Path(tempfile.mkdtemp(prefix="rs-dockerd-", dir="/tmp"))
+    sock = root / "d.sock"
+    log = open(root / "log", "wb")  # noqa: SIM115 (open for the daemon's life)
+    proc = subprocess.Popen(
+        [
+            "dockerd", "--iptables=false", "--bridge=none", "--data-root", str(root / "data"),
+            "--exec-root", str(root / "exec"), "-H", f"unix://{sock}",
+            "--pidfile", str(root / "d.pid"), "--config-file", str(_empty_json(root)),
+        ],
+        stdout=log, stderr=log, start_new_session=True,
+    )  # fmt: skip
+    docker_cli = [DOCKER_CLI, "-H", f"unix://{sock}"]
+    try:
+        ok = poll(
+            lambda: proc.poll() is not None
+            or subprocess.run([*docker_cli, "version"], capture_output=True).returncode == 0,
+            60, 0.2,
+        )  # fmt: skip
+        if not ok or proc.poll() is not None:
+            pytest.skip(f"dockerd did not start: {(root / 'log').read_text()[-500:]}")
+        tar = tmp_path_factory.mktemp("busybox") / "busybox.tar"
+        daemon.cli("save", "-o", str(tar), "busybox:latest")
+        subprocess.run([*docker_cli, "load", "-i", str(tar)], capture_output=True, check=True)
+        yield docker.DockerClient(base_url=f"unix://{sock}", timeout=60)
+    finally:
+        kids = [int(p) for p in os.listdir("/proc") if p.isdigit() and str(root).encode() in
+                Path(f"/proc/{p}/cmdline").read_bytes()] if proc.poll() is None else []  # fmt: skip
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        for pid in kids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with open("/proc/self/mountinfo") as f:
+            mounts = [ln.split()[4] for ln in f if ln.split()[4].startswith(str(root))]
+        for m in reversed(mounts):
+            subprocess.run(["umount", "-l", m], capture_output=True)
+        subprocess.run(["rm", "-rf", str(root)], check=False)
+
+
+def _empty_json(root: Path) -> Path:
+    path = root / "daemon.json"
+    path.write_text("{}")
+    return path
+
+
+@pytest.mark.docker
+def test_impossible_limits_as_dockerd_refuses_them(engine, dockerd):
+    """The same bodies to a real dockerd: the same 400s, and nothing created on either."""
+    same_message = 0
+    for hc, _ in BAD:
+        body = {
+            "Image": "busybox:latest",
+            "Cmd": ["true"],
+            "Labels": {LABEL: ""},
+            "HostConfig": {"NetworkMode": "none", **hc},
+        }
+        status, resp = engine.request("POST", "/containers/create", body)
+        try:
+            dockerd.api.create_container(
+                "busybox:latest", ["true"], labels={LABEL: ""},
+                host_config={"NetworkMode": "none", **hc},
+            )  # fmt: skip
+            theirs = (201, "")
+        except docker.errors.APIError as exc:
+            theirs = (exc.status_code, exc.explanation or "")
+        assert (status, theirs[0]) == (400, 400), (hc, resp, theirs)
+        same_message += resp["message"] == theirs[1]
+    # the wording is Docker's for all but a few (restart policies word it as Docker 25 does)
+    assert same_message >= len(BAD) - 5, same_message
+    assert not dockerd.containers.list(all=True)
