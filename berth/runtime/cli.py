@@ -185,6 +185,11 @@ def cmd_spec(root: str, flags: dict, positional: list[str]) -> int:
 
 
 def cmd_create(root: str, flags: dict, positional: list[str]) -> int:
+    from berth.runtime.cgroups import warm
+    from berth.runtime.startup import import_dataclasses
+
+    warm.begin()  # first, so the kernel's grace period passes while we import
+    import_dataclasses()
     from berth.runtime import container
 
     cid = _check_id("create", positional)
@@ -201,6 +206,11 @@ def cmd_create(root: str, flags: dict, positional: list[str]) -> int:
 
 
 def cmd_run(root: str, flags: dict, positional: list[str]) -> int:
+    from berth.runtime.cgroups import warm
+    from berth.runtime.startup import import_dataclasses
+
+    warm.begin()  # first, so the kernel's grace period passes while we import
+    import_dataclasses()
     from berth.runtime import runner
 
     cid = _check_id("run", positional)

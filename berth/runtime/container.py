@@ -99,6 +99,7 @@ def create(
     """
     from berth.oci.spec import Hooks, parse_spec
     from berth.runtime import validate
+    from berth.runtime.cgroups import warm
     from berth.runtime.cgroups.host import open_manager
     from berth.runtime.create import Plan, connected_console, kill_quietly, spawn
     from berth.runtime.init import init_main, preload
@@ -182,6 +183,7 @@ def create(
         _remove_dir(directory)
         raise
     finally:
+        warm.end()
         if sock >= 0:
             os.close(sock)
     return container

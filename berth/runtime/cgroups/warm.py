@@ -1,0 +1,92 @@
+"""Paying the kernel's slow first cgroup move while Python still imports.
+
+Moving a process into a cgroup (a write to cgroup.procs) takes the kernel's
+global cgroup_threadgroup_rwsem for writing. After a quiet spell that first
+write waits for a whole RCU grace period (10-15 ms on this host, the largest
+single cost of a container start); writes that follow within about a grace
+period are fast. `begin()` starts a thread that rewrites this process's pid into
+the cgroup it is already in (a move that changes nothing) every millisecond
+until `end()`, so the grace period elapses while `create` imports and parses,
+and the container's real move finds the fast path.
+
+Only `os`, `_thread` and `time` here: this runs before the rest of the
+runtime is imported. Anything unexpected (no cgroupfs, a nested mount whose
+root is not the hierarchy's) means no thread, never an error.
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import time
+
+# The thread ends by itself after this long if `end()` never comes.
+LIMIT_S = 2.0
+PERIOD_S = 0.001
+
+_flag: list[bool] = []  # [keep going?] while a keeper thread runs
+
+
+def own_procs_file() -> str | None:
+    """cgroup.procs of the cgroup this process is in, in the first hierarchy found."""
+    own: dict[str, str] = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _hid, key, path = line.rstrip("\n").split(":", 2)
+            own[key] = path
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fstype, _source, options = [*right.split(), "", "", ""][:3]
+            fields = left.split()
+            if fstype == "cgroup2":
+                key = ""
+            elif fstype == "cgroup":
+                key = ",".join(
+                    o for o in options.split(",") if o not in ("rw", "ro") and "=" not in o
+                )
+                key = key or next((o for o in options.split(",") if o.startswith("name=")), "")
+            else:
+                continue
+            if fields[3] != "/" or key not in own or "\\" in fields[4]:
+                continue
+            path = fields[4] + own[key].rstrip("/") + "/cgroup.procs"
+            if os.path.exists(path):
+                return path
+    return None
+
+
+def _keep(path: str, flag: list[bool]) -> None:
+    pid = str(os.getpid()).encode()
+    deadline = time.monotonic() + LIMIT_S
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        while flag[0] and time.monotonic() < deadline:
+            os.write(fd, pid)
+            time.sleep(PERIOD_S)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def begin() -> None:
+    """Start the keeper thread (once); without a usable cgroupfs, do nothing."""
+    if _flag:
+        return
+    try:
+        path = own_procs_file()
+    except (OSError, ValueError):
+        return
+    if path is not None:
+        _flag.append(True)
+        _thread.start_new_thread(_keep, (path, _flag))
+
+
+def end() -> None:
+    """Stop the keeper: the container's own move is done (or will not happen)."""
+    if _flag:
+        _flag[0] = False

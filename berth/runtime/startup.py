@@ -1,0 +1,35 @@
+"""Start-up cost of the `berth-runc` process itself (not of the runtime's work).
+
+`dataclasses` imports `inspect` (with ast, dis, tokenize: about a third of
+berth-runc's import time) for one use only: a signature for a class without a
+docstring. `import_dataclasses()` imports it with a stand-in for `inspect` that
+imports the real module on first use, then takes the stand-in out of
+sys.modules again, so any later `import inspect` anywhere is the real one.
+Called by the CLI's entry point only, never on import.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+
+
+class _Deferred(types.ModuleType):
+    """A module name whose real module is imported on first attribute access."""
+
+    def __getattr__(self, name: str) -> object:
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(__import__(self.__name__), name)
+
+
+def import_dataclasses() -> None:
+    if "dataclasses" in sys.modules or "inspect" in sys.modules:
+        return
+    stand_in = _Deferred("inspect")
+    sys.modules["inspect"] = stand_in
+    try:
+        import dataclasses  # noqa: F401
+    finally:
+        if sys.modules.get("inspect") is stand_in:
+            del sys.modules["inspect"]
