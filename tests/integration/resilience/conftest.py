@@ -29,7 +29,7 @@ import pytest
 
 from tests.conftest import tool
 
-RUNTIME = os.environ.get("BERTH_TEST_RUNTIME", "runc")
+RUNTIME = os.environ.get("BERTH_TEST_RUNTIME", "berth-runc")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 LABEL = "berth.test.resilience"
 
