@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 DOCKER_CLI = "/usr/local/bin/docker"
+BERTH_RUNTIME = ["runc"]  # berthd's --default-runtime (runc: the same runtime as docker's)
 
 
 # ---- /proc -------------------------------------------------------------------------------
@@ -106,7 +107,7 @@ class Engine:
             argv = [
                 str(VENV_BIN / "berthd"), "--data-root", str(self.root / "data"),
                 "--exec-root", str(self.exec_root), "-H", self.host,
-                "--config-file", str(self.root / "daemon.json"), "--default-runtime", "runc",
+                "--config-file", str(self.root / "daemon.json"), "--default-runtime", BERTH_RUNTIME[0],
             ]  # fmt: skip
         else:
             argv = [
@@ -297,7 +298,9 @@ def main() -> int:
     ap.add_argument("-n", type=int, default=50, help="idle containers for the per-container figure")
     ap.add_argument("-m", type=int, default=200, help="containers for the load figures")
     ap.add_argument("--only", choices=["berth", "docker"])
+    ap.add_argument("--berth-runtime", default="runc", help="runc (as docker) or berth-runc")
     args = ap.parse_args()
+    BERTH_RUNTIME[0] = args.berth_runtime
     if os.geteuid() != 0:
         print("needs root")
         return 2

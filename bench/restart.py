@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.overhead import Engine, engines
+from bench.overhead import BERTH_RUNTIME, Engine, engines
 
 
 def _state(e: Engine, cid: str) -> dict:
@@ -59,7 +59,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-r", "--runs", type=int, default=10)
     ap.add_argument("--only", choices=["berth", "docker"])
+    ap.add_argument("--berth-runtime", default="runc", help="runc (as docker) or berth-runc")
     args = ap.parse_args()
+    BERTH_RUNTIME[0] = args.berth_runtime
     if os.geteuid() != 0:
         print("needs root")
         return 2
