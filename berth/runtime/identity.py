@@ -62,6 +62,8 @@ def find_executable(name: str, env: list[str]) -> str:
     if "/" in name:
         if not os.path.exists(name):
             raise InvalidArgument(f'exec: "{name}": stat {name}: no such file or directory')
+        if not (os.path.isfile(name) and os.access(name, os.X_OK)):
+            raise InvalidArgument(f'exec: "{name}": permission denied')
         return name
     path = next((e[5:] for e in env if e.startswith("PATH=")), "/usr/local/bin:/usr/bin:/bin")
     for directory in path.split(":"):
