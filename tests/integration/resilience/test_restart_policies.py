@@ -117,8 +117,9 @@ def test_backoff_grows_between_restarts(engine):
     assert gaps[4] > gaps[1] and gaps[3] > gaps[0], gaps
 
 
-def test_policies_across_a_daemon_kill(engine):
-    """kill -9 berthd; containers exit while it is away; start it again on the same roots.
+@pytest.mark.parametrize("how", ["kill9", "term"])
+def test_policies_across_a_daemon_restart(engine, how):
+    """berthd killed (-9) or stopped (TERM); containers exit while it is away; start it again on the same roots.
 
     always: comes back (also the one stopped by hand, as Docker); unless-stopped:
     comes back unless stopped by hand; on-failure: the crash (137) is a failure,
@@ -134,7 +135,7 @@ def test_policies_across_a_daemon_kill(engine):
     engine.cli("stop", "-t", "1", always_stopped, unless_stopped)
     pids = {c: engine.state(c)["Pid"] for c in (always, unless, on_failure, never)}
 
-    engine.kill9()
+    engine.kill9() if how == "kill9" else engine.term()
     for pid in pids.values():
         os.kill(pid, signal.SIGKILL)
     assert poll(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids.values()), 10)
