@@ -4,55 +4,96 @@ SOCK_SEQPACKET socketpair during `create` and `exec` (see create.py).
 One message is one packet: a JSON object whose "kind" is the class name. A
 process that fails sends `Failed` with a one-line reason and exits; the
 receiver raises it as the error of the whole command.
+
+The messages are small slotted classes over `Message` rather than dataclasses:
+this module is on every `create`'s import path, and seven generated classes
+cost berth-runc about 2 ms per start.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
 
 from berth.errors import InternalError
 
 
-@dataclass(slots=True)
-class MapIds:
+class Message:
+    """Fields are the class's __slots__; equality and repr by value."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        names = type(self).__slots__
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__} takes {len(names)} fields")
+        values = dict(zip(names, args, strict=False))
+        for key, value in kwargs.items():
+            if key not in names or key in values:
+                raise TypeError(f"{type(self).__name__}: unexpected or repeated field {key!r}")
+            values[key] = value
+        if len(values) != len(names):
+            raise TypeError(f"{type(self).__name__} needs fields {', '.join(names)}")
+        for key, value in values.items():
+            setattr(self, key, value)
+
+    def fields(self) -> dict:
+        return {name: getattr(self, name) for name in type(self).__slots__}
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.fields() == other.fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.fields().items())
+        return f"{type(self).__name__}({inner})"
+
+
+class MapIds(Message):
     """intermediate -> runtime: I unshared a user namespace; write my uid/gid maps."""
 
+    __slots__ = ("pid",)
     pid: int
 
 
-@dataclass(slots=True)
-class IdsMapped:
+class IdsMapped(Message):
     """runtime -> intermediate: the maps are written."""
 
+    __slots__ = ()
 
-@dataclass(slots=True)
-class InitPid:
+
+class InitPid(Message):
     """intermediate -> runtime: the container's init has this host pid."""
 
+    __slots__ = ("pid",)
     pid: int
 
 
-@dataclass(slots=True)
-class MountsReady:
+class MountsReady(Message):
     """init -> runtime: the mounts are made, before pivot_root; run createRuntime hooks."""
 
+    __slots__ = ()
 
-@dataclass(slots=True)
-class Resume:
+
+class Resume(Message):
     """runtime -> init: the hooks ran; carry on."""
 
+    __slots__ = ()
 
-@dataclass(slots=True)
-class Ready:
+
+class Ready(Message):
     """init -> runtime: set up; now waiting on the exec fifo (or about to exec)."""
 
+    __slots__ = ()
 
-@dataclass(slots=True)
-class Failed:
+
+class Failed(Message):
     """any process -> runtime: a step failed; `reason` is the one-line error."""
 
+    __slots__ = ("reason",)
     reason: str
 
 
@@ -65,8 +106,8 @@ class ProcessFailed(InternalError):
     """A container-side process reported `Failed`, or vanished without a word."""
 
 
-def send(fd: int, message: object) -> None:
-    body = {"kind": type(message).__name__, **asdict(message)}
+def send(fd: int, message: Message) -> None:
+    body = {"kind": type(message).__name__, **message.fields()}
     os.write(fd, json.dumps(body).encode())
 
 
