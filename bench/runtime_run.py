@@ -62,10 +62,9 @@ def make_bundle(directory: Path) -> Path:
 
 
 REPO = Path(__file__).resolve().parent.parent
-# berth-runc started without `site`: what it costs when installed so that
-# start-up does not run setuptools' editable-install finder (about 15-20 ms
-# here), e.g. a regular install or `pip install -e . --config-settings
-# editable_mode=compat`.
+# berth-runc started without `site` and without the console script's `import
+# re`: what a minimal launcher (python -S, the repository put on sys.path by
+# the launcher itself) would give, against pip's generated console script.
 NO_SITE = [
     sys.executable,
     "-S",
