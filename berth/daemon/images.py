@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
-import os
 import queue
 import sqlite3
 import threading
@@ -17,6 +16,7 @@ from typing import IO, Any
 
 from berth.daemon.events import EventBus
 from berth.errors import InvalidArgument, NotFound
+from berth.linux.mountinfo import is_mounted
 
 _DRIVERS = {"overlay": "overlay2", "overlay2": "overlay2", "vfs": "vfs"}
 
@@ -62,18 +62,18 @@ class DaemonImages:
     def mount_rootfs(self, cid: str) -> Path:
         target = self.rootfs_path(cid)
         target.mkdir(parents=True, exist_ok=True)
-        if not os.path.ismount(target):
+        if not is_mounted(target):
             self.svc.mount_container_rootfs(cid, target)
         return target
 
     def unmount_rootfs(self, cid: str) -> None:
         target = self.rootfs_path(cid)
-        if os.path.ismount(target):
+        if is_mounted(target):
             self.svc.unmount_container_rootfs(target)
 
     def remove_rootfs(self, cid: str) -> None:
         target = self.rootfs_path(cid)
-        self.svc.remove_container_rootfs(cid, target if os.path.ismount(target) else None)
+        self.svc.remove_container_rootfs(cid, target if is_mounted(target) else None)
 
     def rootfs_size(self, cid: str) -> int:
         try:

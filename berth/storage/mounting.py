@@ -9,12 +9,14 @@ berth.linux seam.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 from berth.errors import InternalError
 from berth.linux import mount as m
+from berth.linux.mountinfo import is_mounted, mounts_under
+
+__all__ = ["is_mounted", "mount_all", "mounts_under", "unmount"]
 from berth.storage.snapshotter import Mount
 
 
@@ -44,15 +46,6 @@ def _mount_one(mnt: Mount, target: str) -> None:
         raise InternalError(f"mount {mnt.type} on {target}: {proc.stderr.strip()}")
 
 
-def is_mounted(target: Path) -> bool:
-    real = os.path.realpath(target)
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            if _unescape(line.split()[4]) == real:
-                return True
-    return False
-
-
 def unmount(target: Path) -> None:
     """Unmount everything stacked at `target` (no error when nothing is mounted)."""
     while is_mounted(target):
@@ -60,24 +53,3 @@ def unmount(target: Path) -> None:
             m.umount(str(target))
         except OSError:
             m.umount(str(target), m.MNT_DETACH)
-
-
-def mounts_under(root: Path) -> list[str]:
-    """Mount points at or below `root`, deepest first (for cleanup after a crash)."""
-    real = os.path.realpath(root)
-    out = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            point = _unescape(line.split()[4])
-            if point == real or point.startswith(real + "/"):
-                out.append(point)
-    return sorted(set(out), key=len, reverse=True)
-
-
-def _unescape(field: str) -> str:
-    return (
-        field.replace("\\040", " ")
-        .replace("\\011", "\t")
-        .replace("\\012", "\n")
-        .replace("\\134", "\\")
-    )

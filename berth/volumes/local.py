@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 from berth.errors import InternalError, InvalidArgument
+from berth.linux.mountinfo import is_mounted
 from berth.volumes.driver import VolumeRecord
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class LocalDriver:
     def mount(self, vol: VolumeRecord) -> Path:
         mp = self.mountpoint(vol)
         args = self._mount_args(vol)
-        if args is None or os.path.ismount(mp):
+        if args is None or is_mounted(mp):
             return mp
         from berth.linux.mount import MS_BIND, mount
 
@@ -87,7 +88,7 @@ class LocalDriver:
 
     def unmount(self, vol: VolumeRecord) -> None:
         mp = self.mountpoint(vol)
-        if self._mount_args(vol) is None or not os.path.ismount(mp):
+        if self._mount_args(vol) is None or not is_mounted(mp):
             return
         from berth.linux.mount import MNT_DETACH, umount
 

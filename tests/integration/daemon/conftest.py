@@ -47,6 +47,7 @@ class Berthd:
     sock: Path
     log: Path
     proc: subprocess.Popen | None = None
+    extra_args: tuple[str, ...] = ()
 
     @property
     def host(self) -> str:
@@ -77,6 +78,7 @@ class Berthd:
                     "-H", self.host,
                     "--config-file", str(cfg),
                     "--default-runtime", RUNTIME,
+                    *self.extra_args,
                 ],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
