@@ -189,19 +189,22 @@ def cmd_create(root: str, flags: dict, positional: list[str]) -> int:
     from berth.runtime.startup import import_dataclasses
 
     warm.begin()  # first, so the kernel's grace period passes while we import
-    import_dataclasses()
-    from berth.runtime import container
+    try:
+        import_dataclasses()
+        from berth.runtime import container
 
-    cid = _check_id("create", positional)
-    container.create(
-        root,
-        cid,
-        flags.get("bundle", "."),
-        flags.get("pid_file"),
-        flags.get("console_socket"),
-        preserve_fds=_count(flags.get("preserve_fds", "0")),
-        new_keyring=not flags.get("no_new_keyring", False),
-    )
+        cid = _check_id("create", positional)
+        container.create(
+            root,
+            cid,
+            flags.get("bundle", "."),
+            flags.get("pid_file"),
+            flags.get("console_socket"),
+            preserve_fds=_count(flags.get("preserve_fds", "0")),
+            new_keyring=not flags.get("no_new_keyring", False),
+        )
+    finally:
+        warm.end()  # create ends it once the init is in its cgroup; this is for errors
     return 0
 
 
@@ -210,19 +213,22 @@ def cmd_run(root: str, flags: dict, positional: list[str]) -> int:
     from berth.runtime.startup import import_dataclasses
 
     warm.begin()  # first, so the kernel's grace period passes while we import
-    import_dataclasses()
-    from berth.runtime import runner
+    try:
+        import_dataclasses()
+        from berth.runtime import runner
 
-    cid = _check_id("run", positional)
-    return runner.run(
-        root,
-        cid,
-        flags.get("bundle", "."),
-        flags.get("pid_file"),
-        flags.get("console_socket"),
-        flags.get("detach", False),
-        _count(flags.get("preserve_fds", "0")),
-    )
+        cid = _check_id("run", positional)
+        return runner.run(
+            root,
+            cid,
+            flags.get("bundle", "."),
+            flags.get("pid_file"),
+            flags.get("console_socket"),
+            flags.get("detach", False),
+            _count(flags.get("preserve_fds", "0")),
+        )
+    finally:
+        warm.end()  # create ends it once the init is in its cgroup; this is for errors
 
 
 def _count(text: str) -> int:

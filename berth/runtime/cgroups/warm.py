@@ -24,7 +24,7 @@ import time
 LIMIT_S = 2.0
 PERIOD_S = 0.001
 
-_flag: list[bool] = []  # [keep going?] while a keeper thread runs
+_current: list[bool] = [False]  # the running keeper's [keep going?]
 
 
 def own_procs_file() -> str | None:
@@ -74,19 +74,19 @@ def _keep(path: str, flag: list[bool]) -> None:
 
 
 def begin() -> None:
-    """Start the keeper thread (once); without a usable cgroupfs, do nothing."""
-    if _flag:
+    """Start a keeper thread (unless one runs); without a usable cgroupfs, do nothing."""
+    global _current
+    if _current[0]:
         return
     try:
         path = own_procs_file()
     except (OSError, ValueError):
         return
     if path is not None:
-        _flag.append(True)
-        _thread.start_new_thread(_keep, (path, _flag))
+        _current = [True]
+        _thread.start_new_thread(_keep, (path, _current))
 
 
 def end() -> None:
     """Stop the keeper: the container's own move is done (or will not happen)."""
-    if _flag:
-        _flag[0] = False
+    _current[0] = False

@@ -40,3 +40,23 @@ def test_keeper_file_is_this_process_cgroup() -> None:
     assert path.endswith("/cgroup.procs")
     with open(path) as f:
         assert str(os.getpid()) in f.read().split()
+
+
+def test_keeper_thread_runs_until_end() -> None:
+    import _thread
+    import time
+
+    if warm.own_procs_file() is None or os.geteuid() != 0:
+        return  # the keeper needs a writable cgroupfs
+    before = _thread._count()
+    warm.begin()
+    warm.begin()  # a second begin while one runs starts nothing
+    deadline = time.monotonic() + 5
+    while _thread._count() == before:  # counted once it has started
+        assert time.monotonic() < deadline, "no keeper thread started"
+        time.sleep(0.001)
+    assert _thread._count() == before + 1
+    warm.end()
+    while _thread._count() > before:
+        assert time.monotonic() < deadline, "the keeper thread did not stop"
+        time.sleep(0.001)
