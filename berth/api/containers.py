@@ -6,6 +6,7 @@ import base64
 import json
 from collections.abc import Iterator
 
+from berth.api import version as api_version
 from berth.api.http import (
     HijackResponse,
     RawStream,
@@ -23,9 +24,15 @@ MUX = "application/vnd.docker.multiplexed-stream"
 RAW = "application/vnd.docker.raw-stream"
 
 
-def _stream_type(d, req: Request, cid: str) -> str:
-    tty = d.containers.get(cid).config.get("Tty")
-    return RAW if tty or req.api_version < "1.42" else MUX
+def _multiplexed(d, cid: str) -> bool:
+    """Without a tty, stdout and stderr travel in 8-byte-header frames, at every API version."""
+    return not d.containers.get(cid).config.get("Tty")
+
+
+def _stream_type(req: Request, multiplexed: bool) -> str:
+    """Only the Content-Type depends on the version: before 1.42 it always said raw-stream."""
+    old = api_version.parse(req.api_version) < (1, 42)
+    return MUX if multiplexed and not old else RAW
 
 
 def create(d, req: Request) -> Response:
@@ -105,13 +112,13 @@ def attach(d, req: Request) -> HijackResponse:
         stream=req.flag("stream"),
         logs=req.flag("logs"),
         detach_keys=req.arg("detachKeys"),
-        multiplex=_stream_type(d, req, cid) == MUX,
+        multiplex=_multiplexed(d, cid),
     )
 
     def run(conn: RawStream) -> None:
         session(conn)
 
-    return HijackResponse(run, _stream_type(d, req, cid))
+    return HijackResponse(run, _stream_type(req, _multiplexed(d, cid)))
 
 
 def logs(d, req: Request) -> StreamResponse:
@@ -120,6 +127,8 @@ def logs(d, req: Request) -> StreamResponse:
     if not stdout and not stderr:
         raise InvalidArgument("Bad parameters: you must choose at least one stream")
     tail = req.arg("tail") or "all"
+    if tail != "all" and not tail.lstrip("-").isdigit():
+        raise InvalidArgument(f"invalid value for tail: {tail!r} (a number or all)")
     chunks = d.containers.logs(
         cid,
         follow=req.flag("follow"),
@@ -130,7 +139,7 @@ def logs(d, req: Request) -> StreamResponse:
         stdout=stdout,
         stderr=stderr,
     )
-    return StreamResponse(chunks, content_type=_stream_type(d, req, cid))
+    return StreamResponse(chunks, content_type=_stream_type(req, _multiplexed(d, cid)))
 
 
 def top(d, req: Request) -> Response:
