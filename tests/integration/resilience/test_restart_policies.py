@@ -150,7 +150,8 @@ def test_policies_across_a_daemon_restart(engine, how):
                 on_failure: "on-failure",
                 always_stopped: "always stopped",
             }[cid],
-            engine.state(cid),
+            engine.inspect(cid)["RestartCount"],
+            json.dumps(engine.state(cid)),
         )
         assert st["Pid"] != pids.get(cid)
     st = poll(lambda: _exited(engine, never))
