@@ -366,6 +366,18 @@ def cmd_list(root: str, flags: dict, positional: list[str]) -> int:
 
 
 def cmd_exec(root: str, flags: dict, positional: list[str]) -> int:
+    from berth.runtime.cgroups import warm
+    from berth.runtime.startup import import_dataclasses
+
+    warm.begin()  # first, so the kernel's grace period passes while we import
+    try:
+        import_dataclasses()
+        return _exec(root, flags, positional)
+    finally:
+        warm.end()  # execute ends it once the process is in the cgroup; this is for errors
+
+
+def _exec(root: str, flags: dict, positional: list[str]) -> int:
     from berth.runtime.container import Container
     from berth.runtime.execute import execute
 

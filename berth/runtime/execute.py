@@ -81,6 +81,7 @@ def execute(
     """Start `process` in the container; wait for it unless `detach`. Returns the exit code."""
     from berth.linux import process as prc
     from berth.runtime import runner, state
+    from berth.runtime.cgroups import warm
     from berth.runtime.create import connected_console, spawn
     from berth.runtime.init import preload
 
@@ -93,6 +94,7 @@ def execute(
         prc.set_child_subreaper()
     with connected_console(plan):
         pid, sock = spawn(plan, exec_main)
+    warm.end()  # the process is in the container's cgroup: cli.cmd_exec's keeper can stop
     try:
         msg.receive(sock, msg.Ready, "exec process")
     finally:
