@@ -9,9 +9,9 @@ cd "$(dirname "$0")/.."
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
-runtime_pkgs=(python3 python3-venv busybox-static iproute2 iptables libseccomp2 kmod tini)
+runtime_pkgs=(python3 python3-venv busybox-static iproute2 iptables libseccomp2 kmod tini procps)
 test_pkgs=(runc crun skopeo umoci docker-registry apache2-utils debootstrap zstd pigz
-           docker.io procps psmisc)
+           docker.io psmisc openssl)
 
 pkgs=("${runtime_pkgs[@]}")
 [ $want_test = 1 ] && pkgs+=("${test_pkgs[@]}")

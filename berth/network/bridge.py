@@ -57,6 +57,8 @@ class BridgeDriver:
             self.iptables.add(self._rules(net))
             if not self.userland_proxy and not net.internal:
                 netlink.set_route_localnet(plan_bridge(net).name, self.host_netns)
+            if not net.internal:
+                netlink.enable_forwarding(self.host_netns)
         self._ready.add(net.id)
         log.info("network %s: bridge %s up on %s", net.name, net.bridge, net.subnet)
 

@@ -216,12 +216,26 @@ def add_veth(plan: VethPlan, sandbox: str, netns: str | None = None) -> None:
 def set_route_localnet(bridge: str, netns: str | None = None) -> None:
     """Let packets from 127.0.0.0/8 that were DNATed to a container leave by `bridge`.
 
-    Only this bridge's own setting changes; /proc/sys/net shows the namespace of
-    the thread that opens it, hence the throwaway thread for a test namespace.
+    Only this bridge's own setting changes.
+    """
+    check_name = bridge.replace("/", "")
+    write_sysctl(f"net/ipv4/conf/{check_name}/route_localnet", "1", netns)
+
+
+def enable_forwarding(netns: str | None = None) -> None:
+    """IPv4 forwarding on, as Docker turns it on: bridged containers reach out, DNAT in."""
+    write_sysctl("net/ipv4/ip_forward", "1", netns)
+
+
+def write_sysctl(key: str, value: str, netns: str | None = None) -> None:
+    """Write /proc/sys/<key> as seen from `netns` (the host's when None).
+
+    /proc/sys/net shows the namespace of the thread that opens it, hence the
+    throwaway thread for a namespace other than ours.
     """
     from berth.linux.namespaces import CLONE_NEWNET, setns
 
-    check_name = bridge.replace("/", "")
+    path = "/proc/sys/" + key
 
     def work() -> None:
         if netns is not None:
@@ -230,13 +244,16 @@ def set_route_localnet(bridge: str, netns: str | None = None) -> None:
                 setns(fd, CLONE_NEWNET, netns)
             finally:
                 os.close(fd)
-        with open(f"/proc/sys/net/ipv4/conf/{check_name}/route_localnet", "w") as f:
-            f.write("1")
+        with open(path) as f:
+            if f.read().strip() == value:
+                return
+        with open(path, "w") as f:
+            f.write(value)
 
     try:
         _in_thread(work, "sysctl")
     except OSError as e:
-        raise InternalError(f"cannot set route_localnet on {bridge}: {e}") from e
+        raise InternalError(f"cannot set {key} to {value}: {e}") from e
 
 
 def release_dir(directory: Path) -> None:

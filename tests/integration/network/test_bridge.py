@@ -417,3 +417,15 @@ def test_restore_replugs_veths_into_a_rebuilt_bridge(manager, host_ns, exec_root
         again.unregister_container("s" * 64)
     finally:
         again.close()
+
+
+def test_a_bridge_network_turns_forwarding_on_and_an_internal_one_does_not(manager, host_ns):
+    def forwarding() -> str:
+        return in_ns(f"/run/netns/{host_ns}", "cat", "/proc/sys/net/ipv4/ip_forward").stdout
+
+    netlink.write_sysctl("net/ipv4/ip_forward", "0", host_ns)
+    assert forwarding().strip() == "0"
+    manager.create_network("btinternal", subnet="10.77.8.0/24", internal=True)
+    assert forwarding().strip() == "0"
+    manager.create_network("btouter", subnet="10.77.9.0/24")
+    assert forwarding().strip() == "1"
