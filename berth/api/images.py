@@ -62,7 +62,9 @@ def create(d, req: Request) -> StreamResponse:
     src = req.arg("fromSrc")
     if src is None:
         if d.has_service("distribution"):
-            return d.service("distribution").pull_route(req)
+            from berth.api.distribution import pull
+
+            return pull(d.service("distribution"), req)
         raise InvalidArgument("pull is not available in this daemon (no distribution service)")
     if src != "-":
         raise InvalidArgument("importing from a URL is not supported; pipe the tarball with -")

@@ -142,12 +142,6 @@ class DistributionService:
         finally:
             session.close()
 
-    def pull_route(self, req: Any) -> Any:
-        """`POST /images/create?fromImage=` as delegated by the images routes."""
-        from berth.api.distribution import pull
-
-        return pull(self, req)
-
     def _event(self, action: str, name: str) -> None:
         try:
             self.events.emit("image", action, name, {"name": name})
