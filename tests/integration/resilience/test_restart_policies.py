@@ -208,8 +208,12 @@ def test_bad_policies_are_400_and_create_nothing(engine):
 
 @pytest.mark.parametrize("policy", ["always", "unless-stopped", "on-failure:2"])
 def test_update_restart_policy(engine, policy):
-    cid = engine.run_d("busybox", "sh", "-c", "sleep 0.3; exit 1")
+    # the first run fails only once the policy is in place (a gate file), so a
+    # loaded machine cannot let it exit before `update` lands
+    gate = "while [ ! -f /go ]; do sleep 0.05; done; rm -f /go; exit 1"
+    cid = engine.run_d("busybox", "sh", "-c", gate)
     engine.cli("update", "--restart", policy, cid)
+    engine.cli("exec", cid, "touch", "/go")
     doc = engine.inspect(cid)
     assert doc["HostConfig"]["RestartPolicy"]["Name"] == policy.split(":")[0]
     assert poll(lambda: engine.inspect(cid)["RestartCount"] >= 1, 20)

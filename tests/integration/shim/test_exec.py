@@ -57,7 +57,8 @@ def test_exec_tty_resize(running):
 
 
 def test_detached_exec_reports_exit_later(running):
-    st = running.exec("e-d", process(["sh", "-c", "sleep 0.2; exit 9"]), detach=True)
+    # long enough that even a loaded machine answers the detached exec before it ends
+    st = running.exec("e-d", process(["sh", "-c", "sleep 3; exit 9"]), detach=True)
     assert st.running and st.pid > 0
     done = running.exec_wait("e-d", timeout=30)
     assert (done.running, done.exit_code) == (False, 9)
