@@ -404,6 +404,19 @@ class ContainerService:
             if again and not self._closing:
                 self._schedule_restart(c)
 
+    def _runtime_delete(self, c: Container) -> None:
+        """`RUNTIME delete --force ID`: the runtime forgets the container (no-op if unknown)."""
+        import subprocess
+
+        try:
+            subprocess.run(
+                [self.runtime_path(c.runtime), "--root", str(self.runtime_root / c.runtime),
+                 "delete", "--force", c.id],
+                capture_output=True, timeout=30, check=False,
+            )  # fmt: skip
+        except Exception:
+            log.exception("runtime delete of %s", c.id)
+
     def _reap_orphan(self, cid: str) -> ExitInfo:
         """The shim died without recording an exit: kill what is left of the
         container through its runtime, and report it exited with the reason."""
@@ -818,6 +831,10 @@ class ContainerService:
             c = self.store.get(cid)
             if c.state.status == Status.EXITED:
                 with self._lock(cid):
+                    # the previous run may have ended while no daemon cleaned up after
+                    # it: its shim and the runtime's state would refuse a new create
+                    self._cleanup_task(cid)
+                    self._runtime_delete(c)
                     self._start_locked(c, manual=False)
         except Exception:
             log.exception("restarting %s at daemon start", cid)
