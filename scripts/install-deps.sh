@@ -43,6 +43,13 @@ extra=""
 # every berth command ~15 ms of start-up: pathlib, importlib.util, contextlib).
 .venv/bin/python -m pip install -q --disable-pip-version-check \
   --config-settings editable_mode=compat -e ".$extra"
+# berth-runc is started for every container operation and needs only the standard
+# library and berth: its launcher skips `site` (python -S) and pip's wrapper.
+printf '#!%s/.venv/bin/python -S\nimport sys\nsys.path.insert(0, "%s")\nfrom berth.runtime.cli import main\nsys.exit(main())\n' \
+  "$PWD" "$PWD" > .venv/bin/berth-runc
+chmod 755 .venv/bin/berth-runc
+# Bytecode written now, so no start-up recompiles (PYTHONDONTWRITEBYTECODE may be set).
+.venv/bin/python -m compileall -q berth >/dev/null
 # For the quick start, the console scripts go on the PATH; the test suite uses
 # .venv/bin directly and leaves the host's PATH alone.
 if [ $want_test = 0 ]; then
