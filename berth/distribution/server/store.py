@@ -221,7 +221,9 @@ class Store:
             if target.exists():
                 data.unlink()
             else:
+                _fsync_file(data)  # the bytes are on disk before the name says they are
                 os.rename(data, target)
+                _fsync_dir(target.parent)
             self._link_blob(name, digest)
         self._drop_upload(upload)
 
@@ -395,7 +397,27 @@ class Store:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    """Temporary name, fsync, rename, fsync of the directory: all or nothing after a crash."""
     tmp = path.with_name(f".{path.name}.{uuidlib.uuid4().hex[:8]}.tmp")
     with open(tmp, "wb") as f:
         f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
     os.rename(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

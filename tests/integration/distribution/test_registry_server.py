@@ -437,6 +437,8 @@ def test_garbage_collect_during_pushes_never_leaves_a_dangling_manifest(tmp_path
     def collector() -> None:
         while not stop_gc.is_set():
             rounds.append(collect(reg.root, grace=0))
+            # a breath between rounds, so that some pushes (fsynced, slower) win the race
+            stop_gc.wait(0.003)
 
     gc_thread = threading.Thread(target=collector)
     gc_thread.start()
