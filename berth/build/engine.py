@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
 import tarfile
 import tempfile
 from collections.abc import Callable
@@ -159,6 +160,15 @@ class BuildEngine:
         """After a crash: unmount and delete what half-done builds left behind."""
         from berth.storage import mounting
 
+        # a RUN step's container runs in its own session and outlives a killed
+        # daemon: end it (its process and cgroup) through the runtime first
+        runtime_root = self.runner.runtime_root
+        for entry in sorted(runtime_root.glob(BUILD_CONTAINER_PREFIX + "*")):
+            subprocess.run(
+                [self.runner.runtime, "--root", str(runtime_root), "delete", "--force", entry.name],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+            )
         for point in mounting.mounts_under(self.state_dir):
             mounting.unmount(Path(point))
         for sub in ("containers", "views", "tmp"):
