@@ -26,6 +26,7 @@ FLAGS = [
     Flag("-c, --cpu-shares", INT, help="CPU shares (relative weight)"),
     Flag("--cpus", STR, help="Number of CPUs"),
     Flag("--cpuset-cpus", STR, help="CPUs in which to allow execution (0-3, 0,1)"),
+    Flag("--cpuset-mems", STR, help="MEMs in which to allow execution (0-3, 0,1)"),
     Flag("-d, --detach", help="Run container in background and print container ID"),
     Flag("--detach-keys", STR, help="Override the key sequence for detaching a container"),
     Flag("--device", LIST, help="Add a host device to the container"),
@@ -415,6 +416,8 @@ def create_body(
         host["CpuShares"] = o["cpu_shares"]
     if o["cpuset_cpus"]:
         host["CpusetCpus"] = o["cpuset_cpus"]
+    if o["cpuset_mems"]:
+        host["CpusetMems"] = o["cpuset_mems"]
     if o["pids_limit"] is not None:
         host["PidsLimit"] = o["pids_limit"]
     if host["AutoRemove"] and host["RestartPolicy"]["Name"]:

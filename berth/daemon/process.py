@@ -30,6 +30,7 @@ def exec_process(containers: Any, c: Any, e: Any) -> dict[str, Any]:
         capabilities=oci.Capabilities(
             bounding=list(caps), effective=list(caps), permitted=list(caps)
         ),
+        rlimits=builder.rlimits(hc.get("Ulimits") or []),  # exec'd processes share PID 1's
         no_new_privileges=security.get("no-new-privileges", False) is True,
     )
     size = e.console_size or [0, 0]

@@ -143,6 +143,7 @@ SPECS: dict[str, Spec] = {
             Flag("--cpu-shares", INT, help="CPU shares (relative weight)"),
             Flag("--cpus", STR, help="Number of CPUs"),
             Flag("--cpuset-cpus", STR, help="CPUs in which to allow execution"),
+            Flag("--cpuset-mems", STR, help="MEMs in which to allow execution"),
             Flag("-m, --memory", STR, help="Memory limit"),
             Flag("--memory-reservation", STR, help="Memory soft limit"),
             Flag("--memory-swap", STR, help="Swap limit equal to memory plus swap"),
@@ -459,6 +460,8 @@ def run_update(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
         body["NanoCpus"] = int(float(o["cpus"]) * 1e9)
     if o["cpuset_cpus"]:
         body["CpusetCpus"] = o["cpuset_cpus"]
+    if o["cpuset_mems"]:
+        body["CpusetMems"] = o["cpuset_mems"]
     for flag, key in (
         ("memory", "Memory"),
         ("memory_reservation", "MemoryReservation"),

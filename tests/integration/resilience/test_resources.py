@@ -280,3 +280,30 @@ def test_impossible_limits_as_dockerd_refuses_them(engine, dockerd):
     # the wording is Docker's for all but a few (restart policies word it as Docker 25 does)
     assert same_message >= len(BAD) - 5, same_message
     assert not dockerd.containers.list(all=True)
+
+
+@pytest.mark.skipif(not V1, reason="the cgroup file names checked here are cgroup v1's")
+def test_the_other_limit_flags_take_effect(engine):
+    """--memory-swap, --memory-reservation, --oom-kill-disable, --cpuset-*, --device,
+    --ulimit and --shm-size, as the container and its cgroup see them."""
+    cid = engine.run_d(
+        "--memory", "64m", "--memory-swap", "96m", "--memory-reservation", "32m",
+        "--oom-kill-disable", "--cpuset-cpus", "0", "--cpuset-mems", "0",
+        "--device", "/dev/null:/dev/mynull:rw", "--ulimit", "nofile=1024:2048",
+        "--shm-size", "32m",
+        "busybox", "sleep", "1000",
+    )  # fmt: skip
+    assert _cg(cid, "memory", "memory.limit_in_bytes") == str(64 << 20)
+    assert _cg(cid, "memory", "memory.memsw.limit_in_bytes") == str(96 << 20)
+    assert _cg(cid, "memory", "memory.soft_limit_in_bytes") == str(32 << 20)
+    assert "oom_kill_disable 1" in _cg(cid, "memory", "memory.oom_control")
+    assert _cg(cid, "cpuset", "cpuset.cpus") == "0"
+    assert _cg(cid, "cpuset", "cpuset.mems") == "0"
+    seen = engine.cli(
+        "exec", cid, "sh", "-c",
+        "ulimit -Sn; ulimit -Hn; echo x > /dev/mynull && echo dev-ok; df -k /dev/shm | tail -1",
+    ).stdout.split("\n")  # fmt: skip
+    assert seen[:3] == ["1024", "2048", "dev-ok"]
+    assert seen[3].split()[1] == str(32 * 1024)
+    engine.cli("update", "--memory-reservation", "16m", cid)
+    assert _cg(cid, "memory", "memory.soft_limit_in_bytes") == str(16 << 20)
