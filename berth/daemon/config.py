@@ -41,3 +41,8 @@ class DaemonOptions:
     insecure_registries: tuple[str, ...] = ()  # hosts or CIDRs; 127.0.0.0/8 always
     max_concurrent_downloads: int = 3
     max_concurrent_uploads: int = 5
+    # networking (berth.daemon.networks): the default bridge ("none": no default bridge)
+    bridge: str | None = None
+    bip: str | None = None
+    iptables: bool = True
+    userland_proxy: bool = True

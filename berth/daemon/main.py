@@ -72,7 +72,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-concurrent-downloads", type=int, help="layers pulled at once (3)")
     p.add_argument("--max-concurrent-uploads", type=int, help="layers pushed at once (5)")
+    p.add_argument(
+        "--bridge", "-b", help="the default bridge's name, or none for no default bridge"
+    )
+    p.add_argument("--bip", help="the default bridge's subnet, e.g. 172.31.0.0/16")
+    for name, what in (("iptables", "NAT and filter rules"), ("userland-proxy", "loopback proxy")):
+        p.add_argument(
+            f"--{name}", type=_bool, nargs="?", const=True, default=None,
+            help=f"{what} for published ports (default true; --{name}=false)",
+        )  # fmt: skip
     return p
+
+
+def _bool(text: str) -> bool:
+    """Docker's boolean flag values: --iptables=false."""
+    value = text.strip().lower()
+    if value in ("1", "true", "t", "yes"):
+        return True
+    if value in ("0", "false", "f", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
 
 
 _KEYS = {  # daemon.json key -> flag attribute
@@ -95,6 +114,10 @@ _KEYS = {  # daemon.json key -> flag attribute
     "insecure-registries": "insecure_registries",
     "max-concurrent-downloads": "max_concurrent_downloads",
     "max-concurrent-uploads": "max_concurrent_uploads",
+    "bridge": "bridge",
+    "bip": "bip",
+    "iptables": "iptables",
+    "userland-proxy": "userland_proxy",
 }
 _OTHER_KEYS = {
     "runtimes",
@@ -197,6 +220,10 @@ def options_from(args: argparse.Namespace, config: dict[str, Any]) -> DaemonOpti
         insecure_registries=tuple(merged["insecure_registries"] or ()),
         max_concurrent_downloads=int(merged["max_concurrent_downloads"] or 3),
         max_concurrent_uploads=int(merged["max_concurrent_uploads"] or 5),
+        bridge=merged["bridge"] or None,
+        bip=merged["bip"] or None,
+        iptables=merged["iptables"] is not False,
+        userland_proxy=merged["userland_proxy"] is not False,
     )
 
 

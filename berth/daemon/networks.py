@@ -176,6 +176,8 @@ class NetworkService(ContainerHook):
     def _mode(self, mode: str) -> str:
         if mode.startswith("container:"):
             return "container:" + self._container(mode.split(":", 1)[1])[0]
+        if mode in ("", "default") and self.manager.cfg.default_bridge is None:
+            return "none"  # berthd --bridge=none: as dockerd, containers get loopback only
         return mode
 
     def before_start(self, ctx: StartContext) -> None:
@@ -209,7 +211,7 @@ class NetworkService(ContainerHook):
 
     def inspect(self, container_id: str, doc: dict) -> None:
         """Fill an inspect document, or a list entry (which has "Names" and short shapes)."""
-        mode = (doc.get("HostConfig") or {}).get("NetworkMode") or "default"
+        mode = self._mode((doc.get("HostConfig") or {}).get("NetworkMode") or "default")
         settings = self.manager.network_settings(container_id, mode)
         if "Names" not in doc:
             doc["NetworkSettings"] = settings

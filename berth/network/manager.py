@@ -254,7 +254,9 @@ class NetworkManager:
         requests = [
             replace(r, network="bridge") if r.network == "default" else r
             for r in endpoints
-            if r.network not in (network_mode, "host", "none") or r.aliases or r.ipv4_address
+            if r.network not in (network_mode, "default", "host", "none")
+            or r.aliases
+            or r.ipv4_address
         ]
         if mode in ("host", "none") or mode.startswith("container:"):
             if requests:
