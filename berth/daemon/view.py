@@ -15,6 +15,7 @@ from typing import Any
 from berth.daemon.state import Status, docker_state
 from berth.daemon.store import Container
 from berth.daemon.timefmt import rfc3339_nano
+from berth.durations import human_duration
 
 HOST_CONFIG_DEFAULTS: dict[str, Any] = {
     "Binds": None,
@@ -107,34 +108,6 @@ def command_line(c: Container) -> str:
     if c.host_config.get("Init"):
         args = ["/sbin/docker-init", "--", *args]
     return " ".join(shlex.quote(a) if (" " in a or not a) else a for a in args)
-
-
-def human_duration(seconds: float) -> str:
-    """go-units' HumanDuration, the wording of `docker ps`'s STATUS column."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 7 * 2:
-        return f"{h // 24} days"
-    if h < 24 * 30 * 2:
-        return f"{h // 24 // 7} weeks"
-    if h < 24 * 365 * 2:
-        return f"{h // 24 // 30} months"
-    return f"{h // 24 // 365} years"
 
 
 def status_text(c: Container, now: float | None = None) -> str:
