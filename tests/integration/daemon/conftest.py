@@ -8,6 +8,7 @@ shim process of its exec root is left behind.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -205,3 +206,24 @@ def berthd():
         subprocess.run(["rm", "-rf", str(root)], check=False)
         assert not leftovers, f"mounts left behind: {leftovers}"
         assert not shims, f"shims left behind: {shims}"
+
+
+@contextlib.contextmanager
+def private_berthd(prefix: str, *extra_args: str):
+    """A berthd of its own (with `extra_args`) holding busybox:latest, stopped afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("berthd needs root")
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    d = Berthd(
+        root, root / "data", root / "exec", root / "b.sock", root / "berthd.log",
+        extra_args=extra_args,
+    )  # fmt: skip
+    d.start()
+    try:
+        status, body = d.request("POST", "/berth/images/busybox")
+        assert status == 201, body
+        yield d
+    finally:
+        d.stop()
+        for target in reversed(_mounts_under([d.data_root, d.exec_root])):
+            subprocess.run(["umount", "-l", target], check=False)

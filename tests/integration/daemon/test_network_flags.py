@@ -3,34 +3,17 @@ containers get loopback only, and a user network gets a bridge but no NAT rules.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 
-from .conftest import Berthd, _mounts_under
+from .conftest import private_berthd
 
 
 @pytest.fixture
 def plain_berthd():
-    if os.geteuid() != 0:
-        pytest.skip("berthd needs root")
-    root = Path(tempfile.mkdtemp(prefix="bd-nb-", dir="/tmp"))
-    d = Berthd(
-        root, root / "data", root / "exec", root / "b.sock", root / "berthd.log",
-        extra_args=("--bridge=none", "--iptables=false"),
-    )  # fmt: skip
-    d.start()
-    try:
-        status, body = d.request("POST", "/berth/images/busybox")
-        assert status == 201, body
+    with private_berthd("bd-nb-", "--bridge=none", "--iptables=false") as d:
         yield d
-    finally:
-        d.stop()
-        for target in reversed(_mounts_under([d.data_root, d.exec_root])):
-            subprocess.run(["umount", "-l", target], check=False)
 
 
 def _berth_rules() -> list[str]:

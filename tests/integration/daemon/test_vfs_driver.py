@@ -6,33 +6,15 @@ is invisible to os.path.ismount, which once made every removed container leak it
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import pytest
 
-from .conftest import Berthd, _mounts_under
+from .conftest import _mounts_under, private_berthd
 
 
 @pytest.fixture
 def vfs_berthd():
-    if os.geteuid() != 0:
-        pytest.skip("berthd needs root")
-    root = Path(tempfile.mkdtemp(prefix="bd-vfs-", dir="/tmp"))
-    d = Berthd(
-        root, root / "data", root / "exec", root / "b.sock", root / "berthd.log",
-        extra_args=("--storage-driver", "vfs"),
-    )  # fmt: skip
-    d.start()
-    try:
-        status, body = d.request("POST", "/berth/images/busybox")
-        assert status == 201, body
+    with private_berthd("bd-vfs-", "--storage-driver", "vfs") as d:
         yield d
-    finally:
-        d.stop()
-        for target in reversed(_mounts_under([d.data_root, d.exec_root])):
-            os.system(f"umount -l '{target}'")
 
 
 def test_vfs_run_and_rm_leave_no_rootfs_mount(vfs_berthd):
