@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from berth.daemon import logs as logmod
 from berth.daemon import stats as statsmod
-from berth.daemon.cgroupfs import Cgroup, apply_resources
+from berth.daemon.cgroupfs import Cgroup
 from berth.daemon.state import Status
 from berth.errors import Conflict, InternalError, InvalidArgument, NotFound
 
@@ -178,14 +178,31 @@ def update(svc: Any, ref: str, body: dict[str, Any]) -> list[str]:
             raise InvalidArgument(
                 "Restart policy cannot be updated because AutoRemove is enabled for the container"
             )
-        if c.state.status in RUNNING_LIKE:
-            apply_resources(
-                Cgroup.of(c.id), {k: v for k, v in changes_.items() if k != "RestartPolicy"}
-            )
+        limits = {k: v for k, v in changes_.items() if k != "RestartPolicy"}
+        if c.state.status in RUNNING_LIKE and limits:
+            _runtime_update(svc, c, limits)
         c.host_config = new_hc
         svc.store.save(c)
     svc._emit(c, "update")
     return []
+
+
+def _runtime_update(svc: Any, c: Any, limits: dict[str, Any]) -> None:
+    """New limits go through the container's own runtime (`update --resources -`), which
+    owns its cgroup; a refusal (say a limit below current usage) is the caller's 400."""
+    import json
+
+    from berth.oci import builder
+
+    if "MemorySwap" in limits and "Memory" not in limits:
+        limits = {**limits, "Memory": c.host_config.get("Memory")}
+    body = json.dumps(builder.update_resources(limits)).encode()
+    res = svc.runtime_command(c, "update", "--resources", "-", c.id, stdin=body)
+    if res.returncode != 0:
+        message = res.stderr.decode(errors="replace").strip().splitlines()
+        raise InvalidArgument(
+            f"Cannot update container {c.id}: {message[-1] if message else 'runtime failed'}"
+        )
 
 
 def stats_once(svc: Any, ref: str, one_shot: bool = False) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import signal as _signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -404,35 +405,28 @@ class ContainerService:
             if again and not self._closing:
                 self._schedule_restart(c)
 
+    def runtime_command(
+        self, c: Container, *args: str, stdin: bytes | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        """`RUNTIME --root ROOT ARGS...` for container `c`: the daemon's only direct
+        calls to the low-level runtime (delete, update), so that runc and crun work alike."""
+        argv = [self.runtime_path(c.runtime), "--root", str(self.runtime_root / c.runtime), *args]
+        return subprocess.run(argv, input=stdin, capture_output=True, timeout=30, check=False)
+
     def _runtime_delete(self, c: Container) -> None:
         """`RUNTIME delete --force ID`: the runtime forgets the container (no-op if unknown)."""
-        import subprocess
-
         try:
-            subprocess.run(
-                [self.runtime_path(c.runtime), "--root", str(self.runtime_root / c.runtime),
-                 "delete", "--force", c.id],
-                capture_output=True, timeout=30, check=False,
-            )  # fmt: skip
+            self.runtime_command(c, "delete", "--force", c.id)
         except Exception:
             log.exception("runtime delete of %s", c.id)
 
     def _reap_orphan(self, cid: str) -> ExitInfo:
         """The shim died without recording an exit: kill what is left of the
         container through its runtime, and report it exited with the reason."""
-        import subprocess
-
         try:
-            c = self.store.get(cid)
-            runtime = self.runtime_path(c.runtime)
-            subprocess.run(
-                [runtime, "--root", str(self.runtime_root / c.runtime), "delete", "--force", cid],
-                capture_output=True,
-                timeout=30,
-                check=False,
-            )
-        except Exception:
-            log.exception("killing the processes of %s after its shim died", cid)
+            self._runtime_delete(self.store.get(cid))
+        except NotFound:
+            pass
         return ExitInfo(
             code=137,
             finished_ns=time.time_ns(),

@@ -391,6 +391,16 @@ def resources(hc: dict[str, Any], privileged: bool) -> oci.Resources:
     return res
 
 
+def update_resources(changes: dict[str, Any]) -> dict[str, Any]:
+    """The LinuxResources JSON `RUNTIME update --resources -` reads for `docker update`:
+    only the limits in `changes` (HostConfig keys), and no device rules (update keeps them)."""
+    res = resources(changes, privileged=False)
+    res.devices = []
+    out = oci.Spec(linux=oci.Linux(resources=res)).to_dict()["linux"].get("resources") or {}
+    out.pop("devices", None)
+    return out
+
+
 def signal_number(name: str | int | None, default: int = signal.SIGTERM) -> int:
     """STOPSIGNAL / --signal values: "SIGTERM", "TERM", "15"."""
     if name is None or name == "":

@@ -157,9 +157,27 @@ class Manager:
             self._write(w)
 
     def update(self, resources: Resources) -> None:
-        """Write new limits into the existing cgroup (`berth-runc update`)."""
-        for w in plan(resources):
+        """Write new limits into the existing cgroup (`berth-runc update`). The kernel
+        keeps memory <= memory+swap at every step, so a limit growing past the current
+        memsw limit needs the memsw write first."""
+        writes = plan(resources)
+        limit = next((w for w in writes if w.file == "memory.limit_in_bytes"), None)
+        memsw = next((w for w in writes if w.file == "memory.memsw.limit_in_bytes"), None)
+        if limit is not None and memsw is not None:
+            current = self._read_memsw()
+            if current is not None and int(limit.value) > current:
+                writes.remove(memsw)
+                writes.insert(writes.index(limit), memsw)
+        for w in writes:
             self._write(w)
+
+    def _read_memsw(self) -> int | None:
+        directory = self._dir("memory")
+        try:
+            with open(os.path.join(directory or "", "memory.memsw.limit_in_bytes")) as f:
+                return int(f.read())
+        except (OSError, ValueError):
+            return None
 
     def _make(self, key: str, path: str) -> None:
         missing = []

@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from berth.daemon import view
-from berth.daemon.cgroupfs import Cgroup, apply_resources
+from berth.daemon.cgroupfs import Cgroup
 from berth.daemon.listing import select
 from berth.daemon.shimtasks import detach_key_bytes
 from berth.daemon.state import State, Status
@@ -15,26 +15,17 @@ def _v1(tmp_path: Path, cid: str) -> Cgroup:
     return Cgroup.of(cid, tmp_path)
 
 
-def test_update_writes_v1_files(tmp_path):
-    cg = _v1(tmp_path, "c1")
-    apply_resources(
-        cg, {"Memory": 64 << 20, "PidsLimit": 10, "NanoCpus": 500_000_000, "CpuShares": 512}
+def test_update_resources_is_oci_json_of_the_changes_only():
+    from berth.oci.builder import update_resources
+
+    out = update_resources(
+        {"Memory": 64 << 20, "MemorySwap": 128 << 20, "PidsLimit": 10, "NanoCpus": 500_000_000}
     )
-    assert (tmp_path / "memory/berth/c1/memory.limit_in_bytes").read_text() == str(64 << 20)
-    assert (tmp_path / "pids/berth/c1/pids.max").read_text() == "10"
-    assert (tmp_path / "cpu/berth/c1/cpu.cfs_quota_us").read_text() == "50000"
-    assert (tmp_path / "cpu/berth/c1/cpu.shares").read_text() == "512"
-
-
-def test_update_writes_v2_files(tmp_path):
-    (tmp_path / "cgroup.controllers").write_text("cpu memory pids")
-    (tmp_path / "berth" / "c2").mkdir(parents=True)
-    cg = Cgroup.of("c2", tmp_path)
-    apply_resources(cg, {"Memory": 0, "PidsLimit": -1, "NanoCpus": 2_000_000_000})
-    d = tmp_path / "berth" / "c2"
-    assert (d / "memory.max").read_text() == "max"
-    assert (d / "pids.max").read_text() == "max"
-    assert (d / "cpu.max").read_text() == "200000 100000"
+    assert out["memory"] == {"limit": 64 << 20, "swap": 128 << 20}
+    assert out["cpu"] == {"quota": 50_000, "period": 100_000}
+    assert out["pids"] == {"limit": 10}
+    assert "devices" not in out and "blockIO" not in out
+    assert update_resources({"CpuShares": 512}) == {"cpu": {"shares": 512}}
 
 
 def test_stats_sample_v1(tmp_path):
