@@ -4,7 +4,6 @@ knows (which containers use which image, events, container rootfs paths).
 
 from __future__ import annotations
 
-import datetime as _dt
 import io
 import queue
 import sqlite3
@@ -16,6 +15,7 @@ from typing import IO, Any
 
 from berth.daemon.events import EventBus
 from berth.errors import InvalidArgument, NotFound
+from berth.image.filters import unix_time
 from berth.linux.mountinfo import is_mounted
 
 _DRIVERS = {"overlay": "overlay2", "overlay2": "overlay2", "vfs": "vfs"}
@@ -116,7 +116,7 @@ class DaemonImages:
                     "ParentId": rec.parent or "",
                     "RepoTags": rec.repo_tags or [],
                     "RepoDigests": rec.repo_digests or [],
-                    "Created": _unix(rec.created),
+                    "Created": unix_time(rec.created),
                     "Size": rec.size,
                     "VirtualSize": rec.size,
                     "SharedSize": -1,
@@ -189,21 +189,6 @@ class DaemonImages:
 
     def disk_usage(self) -> Any:
         return self.svc.disk_usage(self.in_use())
-
-
-def _unix(created: str) -> int:
-    if not created:
-        return 0
-    text = created.replace("Z", "+00:00")
-    if "." in text:
-        head, _, rest = text.partition(".")
-        digits = "".join(ch for ch in rest if ch.isdigit())
-        tz = rest[len(digits) :]
-        text = head + "." + digits[:6] + tz
-    try:
-        return int(_dt.datetime.fromisoformat(text).timestamp())
-    except ValueError:
-        return 0
 
 
 class _QueueWriter(io.RawIOBase):

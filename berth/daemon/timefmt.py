@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import re
 import time
 
+from berth import timestamps
 from berth.errors import InvalidArgument
 
-ZERO_TIME = "0001-01-01T00:00:00Z"
-
-
-def rfc3339_nano(ns: int | None) -> str:
-    """RFC 3339 with nanoseconds, UTC, as Go's time.RFC3339Nano (trailing zeros trimmed)."""
-    if not ns:
-        return ZERO_TIME
-    secs, frac = divmod(ns, 1_000_000_000)
-    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
-    if frac:
-        base += "." + f"{frac:09d}".rstrip("0")
-    return base + "Z"
+# One writer and reader for every tier (berth/timestamps.py); the names the daemon uses.
+rfc3339_nano = timestamps.format_ns
+ZERO_TIME = timestamps.ZERO_TIME
 
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)$")
@@ -40,15 +31,6 @@ def parse_time_nano(value: str | None, now_ns: int | None = None) -> int | None:
         m = _DURATION.match(v)
         if m:
             return now_ns - int(float(m.group(1)) * _UNITS[m.group(2)])
-        text = v.replace("Z", "+00:00")
-        frac_ns = 0
-        fm = re.search(r"\.(\d+)", text)
-        if fm:
-            frac_ns = int((fm.group(1) + "000000000")[:9])
-            text = text[: fm.start()] + text[fm.end() :]
-        parsed = _dt.datetime.fromisoformat(text)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=_dt.UTC)
-        return int(parsed.timestamp()) * 10**9 + frac_ns
+        return timestamps.parse_ns(v)
     except ValueError as exc:
         raise InvalidArgument(f"invalid time value {value!r}") from exc

@@ -45,9 +45,9 @@ class BaseLayer:
 
 
 def _iso(ts: float) -> str:
-    from datetime import UTC, datetime
+    from berth.timestamps import format_seconds
 
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_seconds(int(ts))
 
 
 def busybox_layer(busybox: Path = Path("/bin/busybox")) -> BaseLayer:

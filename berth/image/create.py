@@ -13,10 +13,10 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from berth import timestamps
 from berth.image.store import ImageRecord
 from berth.image.types import (
     OCI_CONFIG,
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return timestamps.now()
 
 
 def _json(value: object) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from berth.errors import InvalidArgument
+from berth.timestamps import parse_ns
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +53,9 @@ class ImageFilters:
 
 
 def unix_time(created: str) -> int:
-    if not created:
-        return 0
-    text = created.rstrip("Z")
-    if "." in text:
-        head, frac = text.split(".", 1)
-        text = f"{head}.{frac[:6]}"
+    """An image's `created` as Unix seconds (0 when absent or unreadable)."""
     try:
-        return int(datetime.fromisoformat(text + "+00:00").timestamp())
+        return parse_ns(created) // 1_000_000_000 if created else 0
     except ValueError:
         return 0
 

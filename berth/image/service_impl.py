@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -53,6 +52,7 @@ from berth.image.types import (
 from berth.storage import mounting
 from berth.storage.layers import apply_layer
 from berth.storage.snapshotter import Kind, get_snapshotter
+from berth.timestamps import parse_seconds
 
 log = logging.getLogger(__name__)
 
@@ -552,6 +552,6 @@ def _parse_until(value: str) -> float:
     except ValueError:
         pass
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        return parse_seconds(text)
     except ValueError:
         raise InvalidArgument(f"invalid filter 'until={value}'") from None

@@ -21,9 +21,9 @@ import secrets
 import shutil
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
+from berth import timestamps
 from berth.errors import Conflict, InternalError, InvalidArgument, NotFound
 from berth.volumes.copyup import copy_up
 from berth.volumes.driver import VolumeRecord
@@ -44,7 +44,7 @@ class ResolvedMount:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamps.now()
 
 
 class VolumeManager:

@@ -174,9 +174,9 @@ def _go_mode(m: int) -> int:
 
 
 def _rfc3339(t: float) -> str:
-    from datetime import UTC, datetime
+    from berth.timestamps import format_seconds
 
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_seconds(t)
 
 
 # The archive helpers (tar out of and into a container's root, built on the
