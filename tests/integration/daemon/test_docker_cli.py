@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 import pytest
+
+from tests.support.poll import poll
 
 
 def _name(prefix: str = "t") -> str:
@@ -14,12 +15,13 @@ def _name(prefix: str = "t") -> str:
 
 
 def _wait_status(d, name: str, want: str, deadline: float = 30) -> dict:
-    end = time.monotonic() + deadline
-    while True:
-        doc = json.loads(d.docker("inspect", name).stdout)[0]
-        if doc["State"]["Status"] == want or time.monotonic() > end:
-            return doc
-        time.sleep(0.05)
+    """The container's inspect document once its status is `want` (or at the deadline)."""
+    poll(lambda: _inspect(d, name)["State"]["Status"] == want, deadline)
+    return _inspect(d, name)
+
+
+def _inspect(d, name: str) -> dict:
+    return json.loads(d.docker("inspect", name).stdout)[0]
 
 
 def test_ping_version_info(berthd):
@@ -65,9 +67,7 @@ def test_detached_lifecycle_logs_exec_stop_rm(berthd):
     assert len(cid) == 64
     ps = berthd.docker("ps", "--format", "{{.ID}} {{.Names}} {{.Status}}").stdout
     assert f"{cid[:12]} {name} Up" in ps
-    deadline = time.monotonic() + 10
-    while "started" not in berthd.docker("logs", name).stdout and time.monotonic() < deadline:
-        time.sleep(0.05)
+    poll(lambda: "started" in berthd.docker("logs", name).stdout, 10)
     assert berthd.docker("logs", name).stdout == "started\n"
     assert berthd.docker("exec", name, "cat", "/etc/hostname").stdout == cid[:12] + "\n"
     res = berthd.docker("exec", name, "sh", "-c", "exit 7", check=False)

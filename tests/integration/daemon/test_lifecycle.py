@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from .conftest import shims_of
+from tests.support.poll import poll
 
 
 def _name(prefix: str = "lc") -> str:
@@ -30,21 +30,12 @@ def _state(d, cid):
     return doc
 
 
-def _poll(fn, deadline=30.0):
-    end = time.monotonic() + deadline
-    while True:
-        value = fn()
-        if value or time.monotonic() > end:
-            return value
-        time.sleep(0.05)
-
-
 def test_on_failure_restarts_up_to_max(berthd):
     cid = _create(
         berthd, ["sh", "-c", "exit 3"], RestartPolicy={"Name": "on-failure", "MaximumRetryCount": 2}
     )
     assert berthd.request("POST", f"/containers/{cid}/start")[0] == 204
-    doc = _poll(
+    doc = poll(
         lambda: (
             (d := _state(berthd, cid))["RestartCount"] == 2
             and d["State"]["Status"] == "exited"
@@ -59,9 +50,9 @@ def test_on_failure_restarts_up_to_max(berthd):
 def test_always_restarts_but_manual_stop_wins(berthd):
     cid = _create(berthd, ["sh", "-c", "sleep 0.2"], RestartPolicy={"Name": "always"})
     berthd.request("POST", f"/containers/{cid}/start")
-    assert _poll(lambda: _state(berthd, cid)["RestartCount"] >= 2)
+    assert poll(lambda: _state(berthd, cid)["RestartCount"] >= 2)
     assert berthd.request("POST", f"/containers/{cid}/stop?t=1")[0] in (204, 304)
-    doc = _poll(lambda: (d := _state(berthd, cid))["State"]["Status"] == "exited" and d)
+    doc = poll(lambda: (d := _state(berthd, cid))["State"]["Status"] == "exited" and d)
     count = doc["RestartCount"]
     time.sleep(0.5)  # a restart would have happened by now (back-off is at most 0.8 s here)
     assert _state(berthd, cid)["State"]["Status"] == "exited"
@@ -84,7 +75,7 @@ def test_events_stream(berthd):
     since = time.time()
     cid = _create(berthd, ["true"])
     berthd.request("POST", f"/containers/{cid}/start")
-    _poll(lambda: _state(berthd, cid)["State"]["Status"] == "exited")
+    poll(lambda: _state(berthd, cid)["State"]["Status"] == "exited")
     until = time.time() + 0.1
     status, raw = berthd.request(
         "GET",
@@ -112,14 +103,14 @@ def test_live_restore_after_kill9(berthd):
     berthd.request("POST", f"/containers/{exits}/start")
     pid = _state(berthd, running)["State"]["Pid"]
     berthd.kill9()
-    assert shims_of(berthd.exec_root)
+    assert berthd.shims()
     # while the daemon is away, one container exits with 42
     (berthd.data_root / "containers" / exits / "rootfs" / "tmp" / "go").write_text("")
-    assert _poll(lambda: not _alive_cmd(script))
+    assert poll(lambda: not _alive_cmd(script))
     berthd.start()
     doc = _state(berthd, running)
     assert doc["State"]["Status"] == "running" and doc["State"]["Pid"] == pid
-    doc = _poll(lambda: (d := _state(berthd, exits))["State"]["Status"] == "exited" and d)
+    doc = poll(lambda: (d := _state(berthd, exits))["State"]["Status"] == "exited" and d)
     assert doc and doc["State"]["ExitCode"] == 42
     res = berthd.docker("exec", running, "echo", "still-here")
     assert res.stdout == "still-here\n"
@@ -146,7 +137,7 @@ def test_fifty_concurrent_run_d(berthd):
             pool.map(lambda c: berthd.request("DELETE", f"/containers/{c}?force=1")[0], ids)
         )
     assert codes == [204] * 50
-    assert _poll(lambda: not any(c in str(shims_of(berthd.exec_root)) for c in ids))
+    assert poll(lambda: not any((berthd.exec_root / "shims" / c).exists() for c in ids))
 
 
 def _alive_cmd(script: str) -> bool:
@@ -173,10 +164,10 @@ def test_shim_killed_by_hand(berthd):
     import signal
 
     os.kill(shim_pid, signal.SIGKILL)
-    doc = _poll(lambda: (d := _state(berthd, cid))["State"]["Status"] == "exited" and d)
+    doc = poll(lambda: (d := _state(berthd, cid))["State"]["Status"] == "exited" and d)
     assert doc, _state(berthd, cid)
     assert doc["State"]["ExitCode"] == 137 and "shim died" in doc["State"]["Error"]
-    assert _poll(lambda: not os.path.exists(f"/proc/{pid}/stat") or _zombie(pid))
+    assert poll(lambda: not os.path.exists(f"/proc/{pid}/stat") or _zombie(pid))
     assert berthd.request("DELETE", f"/containers/{cid}")[0] == 204
 
 

@@ -7,12 +7,12 @@ import subprocess
 
 import pytest
 
-from .conftest import private_berthd
+from tests.support.berthd import private_berthd
 
 
 @pytest.fixture
 def plain_berthd():
-    with private_berthd("bd-nb-", "--bridge=none", "--iptables=false") as d:
+    with private_berthd("bd-nb-", args=("--bridge=none", "--iptables=false")) as d:
         yield d
 
 

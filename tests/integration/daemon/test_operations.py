@@ -5,23 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import uuid
 
 import pytest
 
+from tests.support.poll import poll
+from tests.support.tools import DOCKER
+
 
 def _name(prefix: str = "op") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def _poll(fn, deadline=30.0):
-    end = time.monotonic() + deadline
-    while True:
-        value = fn()
-        if value or time.monotonic() > end:
-            return value
-        time.sleep(0.05)
 
 
 def _inspect(d, ref):
@@ -115,9 +108,9 @@ def test_init_and_health(berthd):
     ps1 = berthd.docker("exec", name, "cat", "/proc/1/cmdline").stdout
     assert ps1.startswith("/sbin/docker-init")
     health = lambda: _inspect(berthd, name)["State"].get("Health", {}).get("Status")  # noqa: E731
-    assert _poll(lambda: health() == "unhealthy")
+    assert poll(lambda: health() == "unhealthy")
     berthd.docker("exec", name, "touch", "/tmp/ok")
-    assert _poll(lambda: health() == "healthy")
+    assert poll(lambda: health() == "healthy")
     assert (
         "(healthy)"
         in berthd.docker("ps", "--filter", f"name={name}", "--format", "{{.Status}}").stdout
@@ -129,7 +122,7 @@ def test_tty_run_and_exec(berthd):
     pexpect = pytest.importorskip("pexpect")
     name = _name()
     child = pexpect.spawn(
-        "/usr/local/bin/docker", ["-H", berthd.host, "run", "-it", "--name", name, "--network", "none", "busybox", "sh"],
+        DOCKER, ["-H", berthd.host, "run", "-it", "--name", name, "--network", "none", "busybox", "sh"],
         timeout=20, encoding="utf-8",
     )  # fmt: skip
     try:
@@ -141,7 +134,7 @@ def test_tty_run_and_exec(berthd):
         child.expect(pexpect.EOF)
         assert _inspect(berthd, name)["State"]["Status"] == "running"
         ex = pexpect.spawn(
-            "/usr/local/bin/docker", ["-H", berthd.host, "exec", "-it", name, "sh", "-c", "tty; exit 3"],
+            DOCKER, ["-H", berthd.host, "exec", "-it", name, "sh", "-c", "tty; exit 3"],
             timeout=20, encoding="utf-8",
         )  # fmt: skip
         ex.expect("/dev/pts/")
@@ -149,7 +142,7 @@ def test_tty_run_and_exec(berthd):
         ex.close()
         assert ex.exitstatus == 3
         att = pexpect.spawn(
-            "/usr/local/bin/docker",
+            DOCKER,
             ["-H", berthd.host, "attach", name],
             timeout=20,
             encoding="utf-8",
@@ -157,7 +150,7 @@ def test_tty_run_and_exec(berthd):
         att.sendline("exit 5")
         att.expect(pexpect.EOF)
         att.close()
-        assert _poll(lambda: _inspect(berthd, name)["State"]["Status"] == "exited")
+        assert poll(lambda: _inspect(berthd, name)["State"]["Status"] == "exited")
         assert _inspect(berthd, name)["State"]["ExitCode"] == 5
     finally:
         child.close(force=True)
@@ -197,7 +190,7 @@ def test_always_comes_back_after_daemon_restart(berthd):
     berthd.docker("stop", "-t", "0", stopped)
     berthd.stop()
     berthd.start()
-    assert _poll(lambda: _inspect(berthd, always)["State"]["Status"] == "running")
+    assert poll(lambda: _inspect(berthd, always)["State"]["Status"] == "running")
     assert _inspect(berthd, stopped)["State"]["Status"] == "exited"
     berthd.docker("rm", "-f", always, stopped)
 

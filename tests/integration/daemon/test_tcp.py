@@ -4,86 +4,67 @@ docker CLI needs a client certificate signed by the daemon's CA."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import tool
-
-DOCKER = "/usr/local/bin/docker"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _berthd(root: Path, *extra: str) -> subprocess.Popen:
-    (root / "daemon.json").write_text("{}")
-    return subprocess.Popen(
-        [tool("berthd"), "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
-         "--config-file", str(root / "daemon.json"), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )  # fmt: skip
-
-
-def _stop(proc: subprocess.Popen) -> str:
-    if proc.poll() is None:
-        proc.terminate()
-    out, _ = proc.communicate(timeout=30)
-    return out
-
-
-def _wait_docker(args: list[str], deadline: float = 30) -> subprocess.CompletedProcess:
-    end = time.monotonic() + deadline
-    while True:
-        res = subprocess.run([DOCKER, *args], capture_output=True, text=True, timeout=30)
-        if res.returncode == 0 or time.monotonic() > end:
-            return res
-        time.sleep(0.1)
+from tests.support.berthd import Berthd, shutdown
+from tests.support.poll import poll
+from tests.support.ports import free_port
 
 
 @pytest.fixture
-def root():
+def tcp_berthd():
+    """Start berthd serving only `host` (with `flags`), without waiting for it; every
+    daemon started is stopped and checked for leftovers afterwards."""
     if os.geteuid() != 0:
         pytest.skip("berthd needs root")
-    d = Path(tempfile.mkdtemp(prefix="bdtcp-", dir="/tmp"))
-    yield d
-    subprocess.run(["umount", "-l", str(d / "exec" / "netns")], check=False, capture_output=True)
-    subprocess.run(["rm", "-rf", str(d)], check=False)
+    started: list[Berthd] = []
+
+    def start(host: str, *flags: str) -> Berthd:
+        d = Berthd(Path(tempfile.mkdtemp(prefix="bdtcp-", dir="/tmp")), hosts=(host,), args=flags)
+        started.append(d)
+        d.start(wait=False)
+        return d
+
+    try:
+        yield start
+    finally:
+        for d in started:
+            shutdown(d)
 
 
-def test_plain_tcp_is_refused_without_the_insecure_flag(root):
-    proc = _berthd(root, "-H", f"tcp://127.0.0.1:{_free_port()}")
-    out = _stop(proc) if proc.wait(timeout=60) is not None else ""
-    assert proc.returncode != 0
+def _docker_when_up(d: Berthd, *args: str) -> subprocess.CompletedProcess:
+    """`docker ARGS` against `d`, retried until it succeeds or 30 s pass; the last try."""
+    tries: list[subprocess.CompletedProcess] = []
+    poll(lambda: tries.append(d.docker(*args, check=False, timeout=30)) or not tries[-1].returncode,
+         30, 0.1)  # fmt: skip
+    return tries[-1]
+
+
+def test_plain_tcp_is_refused_without_the_insecure_flag(tcp_berthd):
+    d = tcp_berthd(f"tcp://127.0.0.1:{free_port()}")
+    assert d.proc.wait(timeout=60) != 0
+    out = d.log_tail()
     assert "refusing" in out and "without TLS" in out
 
 
-def test_insecure_tcp_serves_and_warns(root):
-    port = _free_port()
-    proc = _berthd(root, "-H", f"tcp://127.0.0.1:{port}", "--insecure-tcp")
-    try:
-        res = _wait_docker(
-            ["-H", f"tcp://127.0.0.1:{port}", "version", "--format", "{{.Server.APIVersion}}"]
-        )
-        assert res.stdout.strip() == "1.43", res.stderr
-    finally:
-        out = _stop(proc)
-    assert "WITHOUT TLS" in out
+def test_insecure_tcp_serves_and_warns(tcp_berthd):
+    d = tcp_berthd(f"tcp://127.0.0.1:{free_port()}", "--insecure-tcp")
+    res = _docker_when_up(d, "version", "--format", "{{.Server.APIVersion}}")
+    assert res.stdout.strip() == "1.43", res.stderr
+    d.stop()
+    assert "WITHOUT TLS" in d.log_tail()
 
 
 def _openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def test_tlsverify_needs_a_client_certificate(root):
-    certs = root / "certs"
+def test_tlsverify_needs_a_client_certificate(tcp_berthd, tmp_path):
+    certs = tmp_path / "certs"
     certs.mkdir()
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem",
              "-days", "1", "-subj", "/CN=berth-test-ca", cwd=certs)  # fmt: skip
@@ -96,19 +77,16 @@ def test_tlsverify_needs_a_client_certificate(root):
         )
         _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
                  "-CAcreateserial", "-out", f"{name}.pem", "-days", "1", "-extfile", ext.name, cwd=certs)  # fmt: skip
-    port = _free_port()
-    proc = _berthd(
-        root, "-H", f"tcp://127.0.0.1:{port}", "--tlsverify", "--tlscacert", str(certs / "ca.pem"),
+    port = free_port()
+    d = tcp_berthd(
+        f"tcp://127.0.0.1:{port}", "--tlsverify", "--tlscacert", str(certs / "ca.pem"),
         "--tlscert", str(certs / "server.pem"), "--tlskey", str(certs / "server-key.pem"),
     )  # fmt: skip
-    try:
-        host = ["-H", f"tcp://127.0.0.1:{port}"]
-        res = _wait_docker([*host, "--tlsverify", "--tlscacert", str(certs / "ca.pem"),
-                            "--tlscert", str(certs / "client.pem"), "--tlskey", str(certs / "client-key.pem"),
-                            "version", "--format", "{{.Server.APIVersion}}"])  # fmt: skip
-        assert res.stdout.strip() == "1.43", res.stderr
-        res = subprocess.run([DOCKER, *host, "--tls", "--tlscacert", str(certs / "ca.pem"), "version"],
-                             capture_output=True, text=True, timeout=30)  # fmt: skip
-        assert res.returncode != 0
-    finally:
-        _stop(proc)
+    res = _docker_when_up(d, "--tlsverify", "--tlscacert", str(certs / "ca.pem"),
+                          "--tlscert", str(certs / "client.pem"), "--tlskey", str(certs / "client-key.pem"),
+                          "version", "--format", "{{.Server.APIVersion}}")  # fmt: skip
+    assert res.stdout.strip() == "1.43", res.stderr
+    res = d.docker(
+        "--tls", "--tlscacert", str(certs / "ca.pem"), "version", check=False, timeout=30
+    )
+    assert res.returncode != 0

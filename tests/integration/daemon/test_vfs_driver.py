@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import _mounts_under, private_berthd
+from tests.support.berthd import private_berthd
+from tests.support.mounts import mounts_under
 
 
 @pytest.fixture
 def vfs_berthd():
-    with private_berthd("bd-vfs-", "--storage-driver", "vfs") as d:
+    with private_berthd("bd-vfs-", storage_driver="vfs") as d:
         yield d
 
 
@@ -25,4 +26,4 @@ def test_vfs_run_and_rm_leave_no_rootfs_mount(vfs_berthd):
     d.docker("run", "-d", "--name", "kept", "busybox", "sleep", "1000")
     d.docker("rm", "-f", "kept")
     containers = d.data_root / "containers"
-    assert _mounts_under([containers]) == []
+    assert mounts_under(containers) == []
