@@ -1,57 +1,138 @@
-"""The OCI runtime-spec (1.0.2 / 1.1) config.json model, as dataclasses.
+"""The OCI runtime-spec (1.0.2 / 1.1) config.json model.
 
-Field names are snake_case; their JSON names are camelCase, or the name given in
-the field's metadata where the spec spells it differently ("blockIO", "hostID").
-`load_spec` parses config.json into a `Spec`, checking every value's type and
+Field names are snake_case; their JSON names are camelCase, or the name given by
+`field(json=...)` where the spec spells it differently ("blockIO", "hostID").
+`parse_spec` parses config.json into a `Spec`, checking every value's type and
 naming the JSON path of the first bad one; unknown properties are ignored, as the
-spec requires. `Spec.to_dict()` / `dump_spec` write it back, leaving out fields
-that are None or empty. Semantic checks (namespace types, paths) belong to the runtime.
+spec requires; `X.from_dict(data, source)` does the same for decoded JSON (the
+runtime decodes config.json itself). `Spec.to_dict()` / `dump_spec` write it
+back, leaving out fields that are None or empty. Semantic checks (namespace
+types, paths) belong to the runtime.
+
+The classes are declared like dataclasses (annotated fields, defaults,
+`field(default_factory=...)`) and behave like slotted ones (keyword or
+positional construction, value equality, repr), but `Model`'s metaclass only
+records the fields: nothing is generated or compiled per class. `dataclasses`
+would exec a new `__init__` for each of the thirty classes here, and this module
+is imported by every `berth-runc create`, `run` and `exec`, whose start-up time is
+part of every container start (see docs/runtime.md, Speed). The classes are not
+frozen: treat them as values and build changed copies with `replace`.
 
 This module deliberately does not use `from __future__ import annotations`: the
-field types are real objects that the loader walks without importing `typing`.
-The classes are slotted but not frozen: treat them as values and build changed
-copies with `dataclasses.replace`. Only __init__ is generated per class;
-equality and repr come from the `Model` base class: generating
-__eq__/__repr__/__hash__/__setattr__ for forty classes would cost berth-runc
-~10 ms at every start.
+field types are real objects that the loader walks without importing `typing`;
+and it imports `json` only inside the functions that read or write text.
 """
-
-import dataclasses
-import json
-import types
-from dataclasses import dataclass, field
 
 from berth.errors import InvalidArgument
 
 _NONE = type(None)
+_UNION = type(int | None)
+_MISSING = type("_Missing", (), {"__repr__": lambda self: "MISSING"})()
 
 
-class Model:
-    """Shared by every class here: value equality and a readable repr, written once
-    instead of generated per class (that generation is most of this module's
-    import time, which every berth-runc start pays)."""
+class _Field:
+    """A field's declaration: its default (or factory) and its JSON name if not camelCase."""
 
-    __slots__ = ()
+    __slots__ = ("default", "factory", "json")
+
+    def __init__(self, default: object, factory: object, json: str | None) -> None:
+        self.default = default
+        self.factory = factory
+        self.json = json
+
+
+def field(*, default: object = _MISSING, default_factory=None, json: str | None = None):
+    """Declare a field with a default, a default factory (lists, dicts) or a JSON name."""
+    return _Field(default, default_factory, json)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import dataclass_transform
+else:
+
+    def dataclass_transform(**_options):
+        return lambda cls: cls
+
+
+@dataclass_transform(field_specifiers=(field,))
+class _ModelMeta(type):
+    """Turns a class body's annotated fields into `__slots__` and `_fields`:
+    (name, JSON name, type, default, factory) per field, in declaration order."""
+
+    def __new__(mcls, name: str, bases: tuple, namespace: dict):
+        fields = []
+        for fname, ftype in namespace.get("__annotations__", {}).items():
+            declared = namespace.pop(fname, _MISSING)
+            if not isinstance(declared, _Field):
+                declared = _Field(declared, None, None)
+            fields.append(
+                (fname, declared.json or _camel(fname), ftype, declared.default, declared.factory)
+            )
+        namespace["__slots__"] = tuple(f[0] for f in fields)
+        namespace["_fields"] = tuple(fields)
+        return super().__new__(mcls, name, bases, namespace)
+
+
+class Model(metaclass=_ModelMeta):
+    """Shared by every class here: construction from positional or keyword
+    arguments in field order, value equality and a readable repr."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        fields = self._fields
+        if len(args) > len(fields):
+            raise TypeError(f"{type(self).__name__}() takes at most {len(fields)} arguments")
+        for i, (name, _key, _type, default, factory) in enumerate(fields):
+            if i < len(args):
+                if name in kwargs:
+                    raise TypeError(f"{type(self).__name__}() got two values for {name!r}")
+                value = args[i]
+            elif name in kwargs:
+                value = kwargs.pop(name)
+            elif factory is not None:
+                value = factory()
+            elif default is not _MISSING:
+                value = default
+            else:
+                raise TypeError(f"{type(self).__name__}() missing argument {name!r}")
+            setattr(self, name, value)
+        if kwargs:  # what is left names no field
+            unknown = ", ".join(map(repr, kwargs))
+            raise TypeError(f"{type(self).__name__}() got unexpected arguments {unknown}")
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return all(
-            getattr(self, f.name) == getattr(other, f.name) for f in dataclasses.fields(self)
-        )
+        return all(getattr(self, f[0]) == getattr(other, f[0]) for f in self._fields)
 
     __hash__ = None  # mutable values
 
+    @classmethod
+    def from_dict(cls, data: object, source: str = "config"):
+        """An instance from decoded JSON, every value's type checked; errors name
+        `source` and the JSON path of the first bad value."""
+        return _load(cls, data, source)
+
     def __repr__(self) -> str:
-        fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
+        fields = ", ".join(f"{f[0]}={getattr(self, f[0])!r}" for f in self._fields)
         return f"{type(self).__name__}({fields})"
 
 
-def _json(name: str) -> dict:
-    return {"json": name}
+def replace(value: "Model", **changes: object) -> "Model":
+    """A copy of `value` with `changes` applied (dataclasses.replace for these classes)."""
+    fields = {f[0]: getattr(value, f[0]) for f in value._fields}
+    unknown = changes.keys() - fields.keys()
+    if unknown:
+        raise TypeError(f"{type(value).__name__} has no field {', '.join(sorted(unknown))}")
+    fields.update(changes)
+    return type(value)(**fields)
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class Root(Model):
     """The container's root filesystem, relative to the bundle unless absolute."""
 
@@ -59,7 +140,6 @@ class Root(Model):
     readonly: bool = False
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class Box(Model):
     """A terminal's size in characters (process.consoleSize)."""
 
@@ -67,7 +147,6 @@ class Box(Model):
     width: int = 0
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class User(Model):
     """Who the process runs as: ids, supplementary groups, umask."""
 
@@ -78,7 +157,6 @@ class User(Model):
     username: str | None = None
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class Capabilities(Model):
     """The five capability sets, by name (CAP_CHOWN, ...)."""
 
@@ -89,7 +167,6 @@ class Capabilities(Model):
     ambient: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class Rlimit(Model):
     """One resource limit (RLIMIT_NOFILE, ...), soft and hard."""
 
@@ -98,7 +175,6 @@ class Rlimit(Model):
     soft: int
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class Process(Model):
     """The program the container runs, and the identity and limits it runs with."""
 
@@ -116,7 +192,6 @@ class Process(Model):
     selinux_label: str | None = None
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class Mount(Model):
     """One mount: destination inside the container, type, source, options."""
 
@@ -126,7 +201,6 @@ class Mount(Model):
     options: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class Hook(Model):
     """One hook program, with its argv, env and optional timeout in seconds."""
 
@@ -136,7 +210,6 @@ class Hook(Model):
     timeout: int | None = None
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class Hooks(Model):
     """Programs the runtime runs at fixed points of the lifecycle (see docs/runtime.md)."""
 
@@ -148,7 +221,6 @@ class Hooks(Model):
     poststop: list[Hook] = field(default_factory=list)
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class Namespace(Model):
     """A namespace to create (no path) or to join (path of a /proc/PID/ns/* file)."""
 
@@ -156,16 +228,14 @@ class Namespace(Model):
     path: str | None = None
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class IDMapping(Model):
     """A range of ids mapped between the container and the host (user namespaces)."""
 
-    container_id: int = field(metadata=_json("containerID"))
-    host_id: int = field(metadata=_json("hostID"))
+    container_id: int = field(json="containerID")
+    host_id: int = field(json="hostID")
     size: int
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class Device(Model):
     """A device node to create in the container's /dev."""
 
@@ -178,7 +248,6 @@ class Device(Model):
     gid: int | None = None
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class DeviceRule(Model):
     """An allow/deny rule of the devices cgroup."""
 
@@ -189,7 +258,6 @@ class DeviceRule(Model):
     access: str | None = None
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class Memory(Model):
     """Memory limits in bytes (swap means memory plus swap, as in runc)."""
 
@@ -197,13 +265,12 @@ class Memory(Model):
     reservation: int | None = None
     swap: int | None = None
     kernel: int | None = None
-    kernel_tcp: int | None = field(default=None, metadata=_json("kernelTCP"))
+    kernel_tcp: int | None = field(default=None, json="kernelTCP")
     swappiness: int | None = None
-    disable_oom_killer: bool | None = field(default=None, metadata=_json("disableOOMKiller"))
+    disable_oom_killer: bool | None = field(default=None, json="disableOOMKiller")
     use_hierarchy: bool | None = None
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class CPU(Model):
     """CPU shares, CFS quota and period, realtime budget, cpuset."""
 
@@ -218,14 +285,12 @@ class CPU(Model):
     idle: int | None = None
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class Pids(Model):
     """The most processes the container may have (0 or less: no limit)."""
 
     limit: int
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class WeightDevice(Model):
     """A block device's I/O weight."""
 
@@ -235,7 +300,6 @@ class WeightDevice(Model):
     leaf_weight: int | None = None
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class ThrottleDevice(Model):
     """A block device's rate limit (bytes or operations per second)."""
 
@@ -244,7 +308,6 @@ class ThrottleDevice(Model):
     rate: int
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class BlockIO(Model):
     """Block I/O weights and throttles."""
 
@@ -254,14 +317,13 @@ class BlockIO(Model):
     throttle_read_bps_device: list[ThrottleDevice] = field(default_factory=list)
     throttle_write_bps_device: list[ThrottleDevice] = field(default_factory=list)
     throttle_read_iops_device: list[ThrottleDevice] = field(
-        default_factory=list, metadata=_json("throttleReadIOPSDevice")
+        default_factory=list, json="throttleReadIOPSDevice"
     )
     throttle_write_iops_device: list[ThrottleDevice] = field(
-        default_factory=list, metadata=_json("throttleWriteIOPSDevice")
+        default_factory=list, json="throttleWriteIOPSDevice"
     )
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class HugepageLimit(Model):
     """A hugetlb limit for one page size ("2MB", ...)."""
 
@@ -269,7 +331,6 @@ class HugepageLimit(Model):
     limit: int
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class InterfacePriority(Model):
     """A network interface's priority (net_prio)."""
 
@@ -277,15 +338,13 @@ class InterfacePriority(Model):
     priority: int
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class Network(Model):
     """net_cls class id and net_prio priorities."""
 
-    class_id: int | None = field(default=None, metadata=_json("classID"))
+    class_id: int | None = field(default=None, json="classID")
     priorities: list[InterfacePriority] = field(default_factory=list)
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class Resources(Model):
     """The container's cgroup limits."""
 
@@ -293,13 +352,12 @@ class Resources(Model):
     memory: Memory | None = None
     cpu: CPU | None = None
     pids: Pids | None = None
-    block_io: BlockIO | None = field(default=None, metadata=_json("blockIO"))
+    block_io: BlockIO | None = field(default=None, json="blockIO")
     hugepage_limits: list[HugepageLimit] = field(default_factory=list)
     network: Network | None = None
     unified: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class SeccompArg(Model):
     """A condition on one syscall argument."""
 
@@ -309,7 +367,6 @@ class SeccompArg(Model):
     value_two: int = 0
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class Syscall(Model):
     """A seccomp rule: these syscalls get this action."""
 
@@ -319,7 +376,6 @@ class Syscall(Model):
     args: list[SeccompArg] = field(default_factory=list)
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class Seccomp(Model):
     """The seccomp filter: a default action and rules."""
 
@@ -331,7 +387,6 @@ class Seccomp(Model):
     syscalls: list[Syscall] = field(default_factory=list)
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class Linux(Model):
     """The Linux-specific part: namespaces, ids, devices, cgroups, seccomp, paths."""
 
@@ -349,7 +404,6 @@ class Linux(Model):
     mount_label: str | None = None
 
 
-@dataclass(slots=True, repr=False, eq=False)
 class Spec(Model):
     """A bundle's config.json."""
 
@@ -366,19 +420,6 @@ class Spec(Model):
     def to_dict(self) -> dict:
         return _dump(self)
 
-    @classmethod
-    def from_dict(cls, data: object) -> "Spec":
-        return _load(cls, data, "config")
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
-
-
-def _json_name(f: dataclasses.Field) -> str:
-    return f.metadata.get("json") or _camel(f.name)
-
 
 def _kind(expected: object) -> str:
     return getattr(expected, "__name__", str(expected))
@@ -386,11 +427,25 @@ def _kind(expected: object) -> str:
 
 def _load(tp: object, value: object, path: str) -> object:
     """Convert decoded JSON `value` to type `tp`, raising InvalidArgument at `path`."""
-    if isinstance(tp, types.UnionType):
-        options = [t for t in tp.__args__ if t is not _NONE]
+    if type(tp) is _UNION:
         if value is None and _NONE in tp.__args__:
             return None
-        tp = options[0]
+        tp = next(t for t in tp.__args__ if t is not _NONE)
+    if type(tp) is _ModelMeta:
+        if not isinstance(value, dict):
+            raise InvalidArgument(f"{path}: expected an object, got {type(value).__name__}")
+        obj = object.__new__(tp)
+        for name, key, ftype, default, factory in tp._fields:
+            raw = value.get(key)
+            if raw is not None:
+                setattr(obj, name, _load(ftype, raw, f"{path}.{key}"))
+            elif factory is not None:
+                setattr(obj, name, factory())
+            elif default is not _MISSING:
+                setattr(obj, name, default)
+            else:
+                raise InvalidArgument(f"{path}.{key}: required")
+        return obj
     origin = getattr(tp, "__origin__", None)
     if origin is list:
         if not isinstance(value, list):
@@ -402,17 +457,6 @@ def _load(tp: object, value: object, path: str) -> object:
             raise InvalidArgument(f"{path}: expected an object, got {type(value).__name__}")
         item = tp.__args__[1]
         return {k: _load(item, v, f"{path}.{k}") for k, v in value.items()}
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise InvalidArgument(f"{path}: expected an object, got {type(value).__name__}")
-        kwargs = {}
-        for f in dataclasses.fields(tp):
-            key = _json_name(f)
-            if key in value and value[key] is not None:
-                kwargs[f.name] = _load(f.type, value[key], f"{path}.{key}")
-            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise InvalidArgument(f"{path}.{key}: required")
-        return tp(**kwargs)
     if tp is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif tp is float:
@@ -425,12 +469,12 @@ def _load(tp: object, value: object, path: str) -> object:
 
 
 def _dump(value: object) -> object:
-    if dataclasses.is_dataclass(value):
+    if type(type(value)) is _ModelMeta:
         out = {}
-        for f in dataclasses.fields(value):
-            v = getattr(value, f.name)
+        for name, key, _type, _default, _factory in value._fields:
+            v = getattr(value, name)
             if v is not None and v != [] and v != {}:
-                out[_json_name(f)] = _dump(v)
+                out[key] = _dump(v)
         return out
     if isinstance(value, list):
         return [_dump(v) for v in value]
@@ -441,38 +485,41 @@ def _dump(value: object) -> object:
 
 def parse_spec(text: str | bytes, source: str = "config.json") -> Spec:
     """Parse config.json's text; errors name `source` and the bad JSON path."""
+    return Spec.from_dict(_decode(text, source), source)
+
+
+def _decode(text: str | bytes, source: str) -> object:
+    import json
+
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except ValueError as e:
         raise InvalidArgument(f"{source}: invalid JSON: {e}") from None
-    return _load(Spec, data, source)
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise InvalidArgument(f"{path}: no such file") from None
 
 
 def load_spec(path: str) -> Spec:
-    try:
-        with open(path, "rb") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise InvalidArgument(f"{path}: no such file") from None
-    return parse_spec(text, path)
+    return parse_spec(_read(path), path)
 
 
 def load_process(path: str) -> Process:
     """Parse a process.json (the `exec --process` file)."""
-    try:
-        with open(path, "rb") as f:
-            data = json.loads(f.read())
-    except FileNotFoundError:
-        raise InvalidArgument(f"{path}: no such file") from None
-    except ValueError as e:
-        raise InvalidArgument(f"{path}: invalid JSON: {e}") from None
-    return _load(Process, data, path)
+    return Process.from_dict(_decode(_read(path), path), path)
 
 
 def load_resources(data: object) -> Resources:
     """A LinuxResources object (as `runc update -r` reads it) from decoded JSON."""
-    return _load(Resources, data, "resources")
+    return Resources.from_dict(data, "resources")
 
 
 def dump_spec(spec: Spec) -> str:
+    import json
+
     return json.dumps(spec.to_dict(), indent="\t") + "\n"

@@ -162,9 +162,9 @@ def _one_id(command: str, positional: list[str], extra: int = 0) -> str:
 
 
 def _print_json(value: object) -> None:
-    import json
+    from berth.runtime.jsonc import dumps_indented
 
-    sys.stdout.write(json.dumps(value, indent=2) + "\n")
+    sys.stdout.write(dumps_indented(value) + "\n")
 
 
 # ---- verbs ------------------------------------------------------------------------------
@@ -186,11 +186,9 @@ def cmd_spec(root: str, flags: dict, positional: list[str]) -> int:
 
 def cmd_create(root: str, flags: dict, positional: list[str]) -> int:
     from berth.runtime.cgroups import warm
-    from berth.runtime.startup import import_dataclasses
 
     warm.begin()  # first, so the kernel's grace period passes while we import
     try:
-        import_dataclasses()
         from berth.runtime import container
 
         cid = _check_id("create", positional)
@@ -210,11 +208,9 @@ def cmd_create(root: str, flags: dict, positional: list[str]) -> int:
 
 def cmd_run(root: str, flags: dict, positional: list[str]) -> int:
     from berth.runtime.cgroups import warm
-    from berth.runtime.startup import import_dataclasses
 
     warm.begin()  # first, so the kernel's grace period passes while we import
     try:
-        import_dataclasses()
         from berth.runtime import runner
 
         cid = _check_id("run", positional)
@@ -316,7 +312,9 @@ def cmd_ps(root: str, flags: dict, positional: list[str]) -> int:
     pids = container.processes(root, _check_id("ps", positional))
     fmt = flags.get("format", "table")
     if fmt == "json":
-        sys.stdout.write(__import__("json").dumps(pids) + "\n")
+        from berth.runtime.jsonc import dumps
+
+        sys.stdout.write(dumps(pids) + "\n")
         return 0
     if fmt != "table":
         raise InvalidArgument(f"invalid format option {fmt!r}")
@@ -367,11 +365,9 @@ def cmd_list(root: str, flags: dict, positional: list[str]) -> int:
 
 def cmd_exec(root: str, flags: dict, positional: list[str]) -> int:
     from berth.runtime.cgroups import warm
-    from berth.runtime.startup import import_dataclasses
 
     warm.begin()  # first, so the kernel's grace period passes while we import
     try:
-        import_dataclasses()
         return _exec(root, flags, positional)
     finally:
         warm.end()  # execute ends it once the process is in the cgroup; this is for errors
@@ -385,9 +381,10 @@ def _exec(root: str, flags: dict, positional: list[str]) -> int:
         raise Usage('"exec" requires a minimum of 1 argument(s)')
     cid = _check_id("exec", positional[:1])
     if "process" in flags:
-        from berth.oci.spec import load_process
+        from berth.oci.spec import Process
+        from berth.runtime.jsonc import load_file
 
-        process = load_process(flags["process"])
+        process = Process.from_dict(load_file(flags["process"]), flags["process"])
     else:
         if len(positional) < 2:
             raise Usage("exec: a command to run is required (or --process)")
@@ -407,16 +404,14 @@ def _exec(root: str, flags: dict, positional: list[str]) -> int:
 
 def _process_from_flags(base, flags: dict, args: list[str]):
     """runc's exec flags applied over the container's own process."""
-    import dataclasses
-
-    from berth.oci.spec import Capabilities, User
+    from berth.oci.spec import Capabilities, User, replace
 
     user = base.user
     if "user" in flags:
         uid, _, gid = flags["user"].partition(":")
         user = User(uid=int(uid), gid=int(gid) if gid else 0)
     if "additional_gids" in flags:
-        user = dataclasses.replace(user, additional_gids=[int(g) for g in flags["additional_gids"]])
+        user = replace(user, additional_gids=[int(g) for g in flags["additional_gids"]])
     capabilities = base.capabilities
     if "cap" in flags:
         c = capabilities or Capabilities()
@@ -428,7 +423,7 @@ def _process_from_flags(base, flags: dict, args: list[str]):
             permitted=c.permitted + more,
             ambient=c.ambient + more,
         )
-    return dataclasses.replace(
+    return replace(
         base,
         args=args,
         env=[*base.env, *flags.get("env", [])],

@@ -7,13 +7,14 @@ whether the status allows it, act. `create` runs the protocol of create.py;
 
 from __future__ import annotations
 
-import json
+# `_signal`, not `signal`: the module wraps the numbers in an IntEnum, and
+# `enum` costs berth-runc's start-up more than this whole module.
+import _signal
 import os
-import signal
 import time
 
 from berth.errors import Conflict, InternalError, InvalidArgument, NotFound
-from berth.runtime import lifecycle, state
+from berth.runtime import jsonc, lifecycle, state
 from berth.runtime.lifecycle import Op, Status
 from berth.runtime.state import ContainerState
 
@@ -55,7 +56,7 @@ class Container:
     def spec(self) -> Spec:
         from berth.oci.spec import Spec
 
-        return Spec.from_dict(self.state.config)
+        return Spec.from_dict(self.state.config, "config.json")
 
     def hooks(self) -> Hooks | None:
         """The config's hooks, or None when it has none (without parsing the rest)."""
@@ -73,13 +74,10 @@ def _resources(spec: Spec) -> Resources | None:
     res = linux.resources
     if res is None or not res.devices:
         return res
-    import dataclasses
-
-    from berth.oci.spec import DeviceRule
+    from berth.oci.spec import DeviceRule, replace
 
     extra = [DeviceRule(True, d.type, d.major, d.minor, "rwm") for d in linux.devices]
-
-    return dataclasses.replace(res, devices=[*res.devices, *extra])
+    return replace(res, devices=[*res.devices, *extra])
 
 
 def create(
@@ -97,23 +95,19 @@ def create(
     `reaper`: this process is a child subreaper (`run`), so the init becomes our
     child and a failed create must reap it.
     """
-    from berth.oci.spec import Hooks, parse_spec
+    from berth.oci.spec import Hooks, Spec
     from berth.runtime import validate
     from berth.runtime.cgroups import warm
     from berth.runtime.cgroups.host import open_manager
-    from berth.runtime.create import Plan, connected_console, kill_quietly, spawn
+    from berth.runtime.create import Plan, kill_quietly, spawn_with_console
     from berth.runtime.init import init_main, preload
     from berth.runtime.messages import MountsReady, Ready, Resume, receive, send
 
     directory = state.container_dir(root, container_id)
     bundle = os.path.abspath(bundle)
     config_path = os.path.join(bundle, "config.json")
-    try:
-        with open(config_path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise InvalidArgument(f"{config_path}: no such file") from None
-    spec = parse_spec(raw, config_path)
+    config = jsonc.load_file(config_path)
+    spec = Spec.from_dict(config, config_path)
     validate.check_spec(spec)
     rootfs = validate.rootfs_path(spec, bundle)
     if os.path.lexists(directory):
@@ -130,7 +124,7 @@ def create(
         created=state.now_rfc3339(),
         owner="",
         annotations=spec.annotations,
-        config=json.loads(raw),
+        config=config,
     )
     container = Container(root, st)
     cgroup = None
@@ -151,8 +145,7 @@ def create(
         preload(spec.process, spec.linux.seccomp, spec.hooks)
         plan.fifo_fd = os.open(container.fifo, os.O_PATH | os.O_CLOEXEC)
         try:
-            with connected_console(plan):
-                pid, sock = spawn(plan, init_main)
+            pid, sock = spawn_with_console(plan, init_main)
         finally:
             os.close(plan.fifo_fd)
         st.pid = pid
@@ -227,20 +220,24 @@ def _remove_dir(directory: str) -> None:
 
 
 def start(root: str, container_id: str) -> Container:
-    """Release the init: read its byte from the exec fifo, then run poststart hooks."""
-    import select
+    """Release the init: read its byte from the exec fifo, then run poststart hooks.
 
+    The init blocks opening the fifo for writing until we open it for reading,
+    then writes one byte. Our open must not block (the init may be dead), the
+    read may: it returns the byte, or EOF when no writer has the fifo open,
+    which means the init died, or (rarely) it has sent Ready but not yet
+    reached its open."""
     container = Container.load(root, container_id)
     lifecycle.require(Op.START, container.status(), container_id)
     fd = os.open(container.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        while not poller.poll(100):
+        os.set_blocking(fd, True)
+        while (byte := os.read(fd, 1)) == b"":
             if not state.alive(container.state):
                 raise Conflict("cannot start a container that has stopped")
-        if os.read(fd, 1) != b"0":
-            raise InternalError(f"container {container_id}: the init closed the exec fifo")
+            time.sleep(0.0005)
+        if byte != b"0":
+            raise InternalError(f"container {container_id}: the init wrote {byte!r} on the fifo")
     finally:
         os.close(fd)
     os.unlink(container.fifo)
@@ -258,8 +255,8 @@ def parse_signal(text: str) -> int:
         return int(name)
     if not name.startswith("SIG"):
         name = "SIG" + name
-    number = getattr(signal.Signals, name, None) if name in signal.Signals.__members__ else None
-    if number is None:
+    number = None if name.startswith("SIG_") else getattr(_signal, name, None)
+    if not isinstance(number, int):
         raise InvalidArgument(f"unknown signal {text!r}")
     return int(number)
 
@@ -342,7 +339,7 @@ def _kill_everything(container: Container, cgroup, reaper: bool) -> None:
         pids.add(container.state.pid)
     for pid in pids:
         try:
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, _signal.SIGKILL)
         except ProcessLookupError:
             pass
     if cgroup is not None and cgroup.frozen():

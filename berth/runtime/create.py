@@ -48,9 +48,7 @@ first, and the program's cwd is checked to be inside the new root.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import sys
 
 from berth.errors import BerthError
@@ -216,23 +214,22 @@ def _reap(pid: int) -> None:
         pass
 
 
-@contextlib.contextmanager
-def connected_console(plan):
-    """Connect plan.console_socket (if any) for the children to inherit; close it after."""
+def spawn_with_console(plan, child_main) -> tuple[int, int]:
+    """`spawn`, with plan.console_socket (if any) connected for the children to
+    inherit and closed in this process afterwards."""
     if not plan.console_socket:
-        yield
-        return
+        return spawn(plan, child_main)
     from berth.linux.fds import connect_unix
 
     plan.console_fd = connect_unix(plan.console_socket)
     try:
-        yield
+        return spawn(plan, child_main)
     finally:
         os.close(plan.console_fd)
 
 
 def kill_quietly(pid: int) -> None:
     try:
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, 9)  # SIGKILL (the `signal` module would import `enum`)
     except ProcessLookupError:
         pass

@@ -82,7 +82,7 @@ def execute(
     from berth.linux import process as prc
     from berth.runtime import runner, state
     from berth.runtime.cgroups import warm
-    from berth.runtime.create import connected_console, spawn
+    from berth.runtime.create import spawn_with_console
     from berth.runtime.init import preload
 
     container = Container.load(root, container_id)
@@ -92,8 +92,7 @@ def execute(
     preload(process, plan.spec.linux.seccomp, None)
     if not detach:
         prc.set_child_subreaper()
-    with connected_console(plan):
-        pid, sock = spawn(plan, exec_main)
+    pid, sock = spawn_with_console(plan, exec_main)
     warm.end()  # the process is in the container's cgroup: cli.cmd_exec's keeper can stop
     try:
         msg.receive(sock, msg.Ready, "exec process")

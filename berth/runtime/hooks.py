@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from berth.errors import InternalError
 from berth.oci.spec import Hook
+from berth.runtime import jsonc
 
 
 def run_hooks(stage: str, hooks: list[Hook], state: dict) -> None:
@@ -14,7 +13,7 @@ def run_hooks(stage: str, hooks: list[Hook], state: dict) -> None:
         return
     import subprocess
 
-    data = json.dumps(state).encode()
+    data = jsonc.dumps(state).encode()
     for hook in hooks:
         argv = hook.args or [hook.path]
         try:

@@ -11,27 +11,81 @@ operations a status allows, with runc's wording for the refusals.
 
 from __future__ import annotations
 
-import enum
-
 from berth.errors import Conflict
 
 
-class Status(enum.Enum):
-    CREATING = "creating"
-    CREATED = "created"
-    RUNNING = "running"
-    PAUSED = "paused"
-    STOPPED = "stopped"
+class _Members(type):
+    """What berth needs of enum.Enum, without importing `enum` (with `re`-sized
+    dependencies, a tenth of berth-runc's start-up): the members are the
+    instances named in the class body's `_values`; iterating the class yields
+    them, and calling it with a value returns the member (ValueError otherwise)."""
+
+    def __new__(mcls, name: str, bases: tuple, namespace: dict):
+        cls = super().__new__(mcls, name, bases, namespace)
+        cls._members = {}
+        for attr, value in namespace.get("_values", {}).items():
+            member = object.__new__(cls)
+            member.name, member.value = attr, value
+            cls._members[value] = member
+            setattr(cls, attr, member)
+        return cls
+
+    def __call__(cls, value: str):
+        try:
+            return cls._members[value]
+        except KeyError:
+            raise ValueError(f"{value!r} is not a valid {cls.__name__}") from None
+
+    def __iter__(cls):
+        return iter(cls._members.values())
+
+    def __len__(cls) -> int:
+        return len(cls._members)
 
 
-class Op(enum.Enum):
-    START = "start"
-    KILL = "kill"
-    PAUSE = "pause"
-    RESUME = "resume"
-    EXEC = "exec"
-    DELETE = "delete"
-    FORCE_DELETE = "delete --force"
+class _Member(metaclass=_Members):
+    __slots__ = ("name", "value")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}.{self.name}: {self.value!r}>"
+
+
+class Status(_Member):
+    """The runtime-spec's statuses; `.value` is the word the state JSON shows."""
+
+    CREATING: Status
+    CREATED: Status
+    RUNNING: Status
+    PAUSED: Status
+    STOPPED: Status
+    _values = {
+        "CREATING": "creating",
+        "CREATED": "created",
+        "RUNNING": "running",
+        "PAUSED": "paused",
+        "STOPPED": "stopped",
+    }
+
+
+class Op(_Member):
+    """The operations whose permission depends on the status."""
+
+    START: Op
+    KILL: Op
+    PAUSE: Op
+    RESUME: Op
+    EXEC: Op
+    DELETE: Op
+    FORCE_DELETE: Op
+    _values = {
+        "START": "start",
+        "KILL": "kill",
+        "PAUSE": "pause",
+        "RESUME": "resume",
+        "EXEC": "exec",
+        "DELETE": "delete",
+        "FORCE_DELETE": "delete --force",
+    }
 
 
 _ALL = frozenset(Status)

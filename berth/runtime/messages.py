@@ -12,10 +12,10 @@ cost berth-runc about 2 ms per start.
 
 from __future__ import annotations
 
-import json
 import os
 
 from berth.errors import InternalError
+from berth.runtime import jsonc
 
 
 class Message:
@@ -108,7 +108,7 @@ class ProcessFailed(InternalError):
 
 def send(fd: int, message: Message) -> None:
     body = {"kind": type(message).__name__, **message.fields()}
-    os.write(fd, json.dumps(body).encode())
+    os.write(fd, jsonc.dumps(body).encode())
 
 
 def receive(fd: int, expected: type, who: str):
@@ -116,7 +116,7 @@ def receive(fd: int, expected: type, who: str):
     raw = os.read(fd, 65536)
     if not raw:
         raise ProcessFailed(f"{who} exited during setup without reporting")
-    body = json.loads(raw)
+    body = jsonc.loads(raw)
     cls = _KINDS[body.pop("kind")]
     message = cls(**body)
     if isinstance(message, Failed):

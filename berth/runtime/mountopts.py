@@ -3,8 +3,6 @@ turned into mount(2) flags, propagation changes and the filesystem's data string
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from berth.linux import mount as m
 
 # word -> (clear?, flag)
@@ -51,13 +49,30 @@ PROPAGATION = {
 _IGNORED = frozenset({"tmpcopyup", "idmap", "ridmap", "loud", "silent"})
 
 
-@dataclass(slots=True)
 class MountOptions:
-    """Mount flags, propagation changes (applied one by one after), data string."""
+    """Mount flags, propagation changes (applied one by one after), data string.
+    (A plain class: `dataclasses` costs every berth-runc start more than it saves.)"""
 
-    flags: int
-    propagation: tuple[int, ...]
-    data: str
+    __slots__ = ("data", "flags", "propagation")
+
+    def __init__(self, flags: int, propagation: tuple[int, ...], data: str) -> None:
+        self.flags = flags
+        self.propagation = propagation
+        self.data = data
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MountOptions):
+            return NotImplemented
+        return (self.flags, self.propagation, self.data) == (
+            other.flags,
+            other.propagation,
+            other.data,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"MountOptions(flags={self.flags:#x}, propagation={self.propagation}, data={self.data!r})"
 
     @property
     def is_bind(self) -> bool:

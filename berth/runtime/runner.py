@@ -4,17 +4,19 @@ parent, the intermediate process, exits), forwarding signals to it."""
 
 from __future__ import annotations
 
+# The C half of `signal`: the module itself wraps every number in an IntEnum,
+# and importing `enum` costs berth-runc more than the rest of this file does.
+import _signal
 import os
-import signal
 
 FORWARDED = (
-    signal.SIGHUP,
-    signal.SIGINT,
-    signal.SIGQUIT,
-    signal.SIGTERM,
-    signal.SIGUSR1,
-    signal.SIGUSR2,
-    signal.SIGWINCH,
+    _signal.SIGHUP,
+    _signal.SIGINT,
+    _signal.SIGQUIT,
+    _signal.SIGTERM,
+    _signal.SIGUSR1,
+    _signal.SIGUSR2,
+    _signal.SIGWINCH,
 )
 
 
@@ -26,7 +28,7 @@ def forward_signals(pid: int) -> None:
             pass
 
     for signum in FORWARDED:
-        signal.signal(signum, relay)
+        _signal.signal(signum, relay)
 
 
 def exit_code(status: int) -> int:
@@ -97,10 +99,10 @@ def run(
 
 def _wants_terminal(bundle: str) -> bool:
     """Whether config.json asks for a terminal (read before `create` parses it)."""
-    import json
+    from berth.runtime import jsonc
 
     try:
         with open(os.path.join(bundle, "config.json"), "rb") as f:
-            return bool(json.loads(f.read()).get("process", {}).get("terminal"))
+            return bool(jsonc.loads(f.read()).get("process", {}).get("terminal"))
     except (OSError, ValueError, AttributeError):
         return False  # `create` reports the problem properly

@@ -12,7 +12,6 @@ and syscall names unknown to libseccomp are ignored.
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass
 
 from berth.errors import InvalidArgument
 from berth.linux import seccomp as lib
@@ -39,23 +38,44 @@ _OPS = {
 }
 
 
-@dataclass(slots=True)
 class Rule:
-    """One libseccomp rule: syscall name, action, argument comparisons."""
+    """One libseccomp rule: syscall name, action, argument comparisons.
+    (Plain classes here: `dataclasses` costs every berth-runc start more than it saves.)"""
 
-    name: str
-    action: int
-    args: tuple[tuple[int, int, int, int], ...]  # (index, op, value, value_two)
+    __slots__ = ("action", "args", "name")
+
+    def __init__(self, name: str, action: int, args: tuple[tuple[int, int, int, int], ...]):
+        self.name = name
+        self.action = action
+        self.args = args  # (index, op, value, value_two) each
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Rule):
+            return NotImplemented
+        return (self.name, self.action, self.args) == (other.name, other.action, other.args)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Rule({self.name!r}, {self.action:#x}, {self.args})"
 
 
-@dataclass(slots=True)
 class Plan:
     """A whole filter, ready for `load`."""
 
-    default_action: int
-    architectures: tuple[str, ...]  # libseccomp names: "x86_64", "x86", ...
-    rules: tuple[Rule, ...]
-    log: bool
+    __slots__ = ("architectures", "default_action", "log", "rules")
+
+    def __init__(
+        self,
+        default_action: int,
+        architectures: tuple[str, ...],
+        rules: tuple[Rule, ...],
+        log: bool,
+    ) -> None:
+        self.default_action = default_action
+        self.architectures = architectures  # libseccomp names: "x86_64", "x86", ...
+        self.rules = rules
+        self.log = log
 
 
 def action(name: str, errno_ret: int | None) -> int:

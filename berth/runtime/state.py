@@ -11,11 +11,11 @@ anyway; runc makes the same choice.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
 from berth.errors import NotFound
+from berth.runtime import jsonc
 from berth.runtime.lifecycle import Status
 from berth.runtime.paths import check_id
 
@@ -109,14 +109,14 @@ def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
 
 
 def save(directory: str, state: ContainerState) -> None:
-    write_atomic(os.path.join(directory, STATE), json.dumps(state.to_dict()).encode())
+    write_atomic(os.path.join(directory, STATE), jsonc.dumps(state.to_dict()).encode())
 
 
 def load(root: str, container_id: str) -> ContainerState:
     path = os.path.join(container_dir(root, container_id), STATE)
     try:
         with open(path, "rb") as f:
-            return ContainerState(**json.loads(f.read()))
+            return ContainerState(**jsonc.loads(f.read()))
     except FileNotFoundError:
         raise NotFound("container does not exist") from None
 

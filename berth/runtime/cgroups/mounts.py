@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
-
-@dataclass(slots=True)
 class Hierarchy:
-    """One mounted cgroup tree: v1 has one per controller set, v2 a single one."""
+    """One mounted cgroup tree: v1 has one per controller set, v2 a single one.
+    (A plain class: `dataclasses` costs every berth-runc start more than it saves.)"""
 
-    version: int
-    mountpoint: str
-    controllers: tuple[str, ...]  # v1: from the mount's options; v2: empty
-    name: str  # v1: the mount's options key ("cpu,cpuacct", "name=systemd"); v2: ""
+    __slots__ = ("controllers", "mountpoint", "name", "version")
+
+    def __init__(
+        self, version: int, mountpoint: str, controllers: tuple[str, ...], name: str
+    ) -> None:
+        self.version = version
+        self.mountpoint = mountpoint
+        self.controllers = controllers  # v1: from the mount's options; v2: empty
+        self.name = name  # v1: the mount's options key ("cpu,cpuacct", "name=systemd"); v2: ""
+
+    def __repr__(self) -> str:
+        return f"Hierarchy({self.version}, {self.mountpoint!r}, {self.controllers}, {self.name!r})"
 
 
 # v1 controller names; the other words of a cgroup mount's options are flags (xattr, ...).

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from berth.oci.spec import Resources
 
 
-@dataclass(slots=True)
 class Write:
-    """One cgroupfs write: `value` into `file` of the container's cgroup of `controller`."""
+    """One cgroupfs write: `value` into `file` of the container's cgroup of `controller`.
+    (A plain class: `dataclasses` costs every berth-runc start more than it saves.)"""
 
-    controller: str
-    file: str
-    value: str
+    __slots__ = ("controller", "file", "value")
+
+    def __init__(self, controller: str, file: str, value: str) -> None:
+        self.controller = controller
+        self.file = file
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Write):
+            return NotImplemented
+        return (self.controller, self.file, self.value) == (
+            other.controller,
+            other.file,
+            other.value,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Write({self.controller!r}, {self.file!r}, {self.value!r})"
 
 
 # Devices a container may always use, appended after the spec's own rules as runc
