@@ -37,6 +37,7 @@ from berth.errors import (
     NotModified,
     Unavailable,
 )
+from berth.linux.fs import replace_file
 from berth.oci import builder
 
 log = logging.getLogger(__name__)
@@ -203,7 +204,7 @@ class ContainerService:
     def _write_default_files(self, c: Container, cdir: Path) -> None:
         hostname = c.config["Hostname"]
         mode = c.host_config.get("NetworkMode") or "default"
-        _atomic_write(cdir / "hostname", hostname + "\n")
+        replace_file(cdir / "hostname", (hostname + "\n").encode(), durable=False)
         if mode == "host":
             hosts = _read("/etc/hosts")
         else:
@@ -212,8 +213,12 @@ class ContainerService:
                 "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
                 "ff02::2\tip6-allrouters\n"
             )
-        _atomic_write(cdir / "hosts", hosts)
-        _atomic_write(cdir / "resolv.conf", _resolv_conf(self.options.dns, mode == "host"))
+        replace_file(cdir / "hosts", hosts.encode(), durable=False)
+        replace_file(
+            cdir / "resolv.conf",
+            _resolv_conf(self.options.dns, mode == "host").encode(),
+            durable=False,
+        )
 
     # ---- start ---------------------------------------------------------------------------
 
@@ -240,9 +245,9 @@ class ContainerService:
             for hook in self.hooks:
                 hook.before_start(ctx)
             if ctx.hosts is not None:
-                _atomic_write(cdir / "hosts", ctx.hosts)
+                replace_file(cdir / "hosts", ctx.hosts.encode(), durable=False)
             if ctx.resolv_conf is not None:
-                _atomic_write(cdir / "resolv.conf", ctx.resolv_conf)
+                replace_file(cdir / "resolv.conf", ctx.resolv_conf.encode(), durable=False)
             spec = builder.build_spec(
                 builder.BuildInput(
                     id=c.id,
@@ -261,7 +266,7 @@ class ContainerService:
             bundle.mkdir(exist_ok=True)
             import json
 
-            _atomic_write(bundle / "config.json", json.dumps(spec.to_dict()))
+            replace_file(bundle / "config.json", json.dumps(spec.to_dict()).encode(), durable=False)
             started.append(lambda: self._cleanup_task(c.id))
             pid = self.tasks.spawn(
                 SpawnRequest(
@@ -882,15 +887,6 @@ def _prune_match(c: Container, filters: dict[str, list[str]]) -> bool:
     if not all(label_match(labels, f) for f in filters.get("label", [])):
         return False
     return not any(label_match(labels, f) for f in filters.get("label!", []))
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Replace `path` whole. No fsync: these files are rewritten at every start,
-    and after a crash the container is started from its record again."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def _read(path: str) -> str:

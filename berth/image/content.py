@@ -30,6 +30,7 @@ from typing import BinaryIO, Protocol
 from berth.errors import InvalidArgument, NotFound
 from berth.image import digest as dg
 from berth.image.types import OCI_INDEX, OCI_LAYOUT_VERSION, Descriptor, canonical_json
+from berth.linux.fs import replace_file, sync_dir
 
 CHUNK = 1 << 20
 
@@ -113,7 +114,7 @@ class LocalWriter:
                 self._tmp.unlink()
             else:
                 os.rename(self._tmp, final)
-                self._store._sync_dir(final.parent)
+                sync_dir(final.parent)
             return BlobInfo(actual, self._digester.size)
         except BaseException:
             self.abort()
@@ -142,9 +143,8 @@ class LocalContentStore:
         (self.root / "ingest").mkdir(exist_ok=True)
         layout = self.root / "oci-layout"
         if not layout.exists():
-            self._atomic_write(
-                layout, json.dumps({"imageLayoutVersion": OCI_LAYOUT_VERSION}).encode()
-            )
+            layout_json = json.dumps({"imageLayoutVersion": OCI_LAYOUT_VERSION}).encode()
+            replace_file(layout, layout_json, durable=True)
         if not (self.root / "index.json").exists():
             self.set_index([])
 
@@ -227,21 +227,4 @@ class LocalContentStore:
             "mediaType": OCI_INDEX,
             "manifests": [d.to_json() for d in manifests],
         }
-        self._atomic_write(self.root / "index.json", canonical_json(data))
-
-    def _atomic_write(self, path: Path, data: bytes) -> None:
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, path)
-        self._sync_dir(path.parent)
-
-    @staticmethod
-    def _sync_dir(path: Path) -> None:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        replace_file(self.root / "index.json", canonical_json(data), durable=True)

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from berth.distribution.server.errors import RegistryError
 from berth.distribution.server.names import split_digest, valid_digest
+from berth.linux.fs import replace_file, sync_dir
 
 MAX_MANIFEST = 4 * 1024 * 1024
 
@@ -223,7 +224,7 @@ class Store:
             else:
                 _fsync_file(data)  # the bytes are on disk before the name says they are
                 os.rename(data, target)
-                _fsync_dir(target.parent)
+                sync_dir(target.parent)
             self._link_blob(name, digest)
         self._drop_upload(upload)
 
@@ -306,14 +307,14 @@ class Store:
                     )
             target = self.blob_path(digest)
             if not target.exists():
-                _atomic_write(target, body)
+                replace_file(target, body, durable=True)
             else:
                 os.utime(target)
             for ref in blobs:
                 self._link_blob(name, ref)
             revision = self._revision(name, digest)
             revision.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write(revision, media_type.encode())
+            replace_file(revision, media_type.encode(), durable=True)
             if subject is not None:
                 algo, hexpart = split_digest(subject)
                 ref = self.repo_path(name) / "_referrers" / algo / hexpart / digest
@@ -322,7 +323,7 @@ class Store:
             if tag is not None:
                 path = self._tag_path(name, tag)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                _atomic_write(path, digest.encode())
+                replace_file(path, digest.encode(), durable=True)
 
     def delete_manifest(self, name: str, reference: str) -> None:
         """Delete a tag, or a manifest by digest together with the tags naming it."""
@@ -396,27 +397,8 @@ class Store:
             return json.loads(f.read(MAX_MANIFEST + 1))
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Temporary name, fsync, rename, fsync of the directory: all or nothing after a crash."""
-    tmp = path.with_name(f".{path.name}.{uuidlib.uuid4().hex[:8]}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.rename(tmp, path)
-    _fsync_dir(path.parent)
-
-
 def _fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(fd)
     finally:
