@@ -34,11 +34,12 @@ and exits, and the runtime undoes everything it made.
                                                                           program through the sealed stub
                                                                           (execstub.py)
 
-* The intermediate joins the cgroup itself only when the container gets a new
-cgroup namespace (which must be rooted there); otherwise the runtime moves the
-init in at step 7, overlapping the kernel's slow first cgroup migration with
-the init's rootfs work. Either way the init is in its cgroup before `create`
-returns, long before it can exec.
+* On cgroup v1 (and whenever the container gets a new cgroup namespace, which
+must be rooted there) the intermediate joins the cgroup itself, so the init is
+born in it; moving oneself is cheap on v1 (v1.Manager.join_self). On v2 the
+runtime moves the init in at step 7 instead, overlapping the kernel's slow
+first cgroup migration with the init's rootfs work. Either way the init is in
+its cgroup before `create` returns, long before it can exec.
 
 The init is non-dumpable from its birth to its exec, so nothing in the
 container can open /proc/<init>/exe or its fds. Every fd it inherited is closed
@@ -98,11 +99,12 @@ class Plan:
         self.new_userns = bool(self.new_flags & ns.CLONE_NEWUSER)
         self.in_userns = self.new_userns or any(t == "user" for t, _ in self.join)
         self.new_cgroupns = bool(self.new_flags & ns.CLONE_NEWCGROUP)
-        # The first move into a new cgroup can take the kernel milliseconds (an RCU
-        # grace period). The intermediate joins first only when a cgroup namespace
-        # must be rooted at the container's cgroup; otherwise the runtime moves the
-        # init in while the init builds its rootfs (it cannot exec before `start`).
-        self.join_cgroup_early = self.new_cgroupns
+        # The intermediate joins the cgroup itself (its children are born in it)
+        # when it can do so cheaply (cgroup v1: see v1.Manager.join_self) or must
+        # (a cgroup namespace is rooted where it unshares). Otherwise (v2) the
+        # runtime moves the init in by pid while the init builds its rootfs, since
+        # that move can take the kernel milliseconds (it cannot exec before `start`).
+        self.join_cgroup_early = self.new_cgroupns or cgroup.cheap_self_join
 
 
 def fail_child(sock: int, error: BaseException) -> None:
@@ -148,7 +150,7 @@ def intermediate(plan: Plan, sock: int, init_main) -> None:
     try:
         prc.set_dumpable(False)
         if plan.join_cgroup_early:
-            plan.cgroup.add(os.getpid())
+            plan.cgroup.join_self()
         join_namespaces(plan.join)
         if plan.new_flags:
             ns.unshare(plan.new_flags)

@@ -18,6 +18,15 @@ class Manager(Protocol):
 
     def add(self, pid: int) -> None: ...
 
+    # Whether `join_self` avoids the kernel's slow path for moving a whole process
+    # (see v1.Manager.join_self), so that the runtime's child should join itself.
+    cheap_self_join: bool
+
+    def join_self(self) -> None:
+        """Move the calling process, which must be single-threaded (a freshly
+        forked child), into the cgroup."""
+        ...
+
     def freeze(self) -> None: ...
 
     def thaw(self) -> None: ...

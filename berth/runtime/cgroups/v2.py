@@ -149,6 +149,14 @@ class Manager:
     def add(self, pid: int) -> None:
         _write(self._path, "cgroup.procs", str(pid))
 
+    # v2 moves whole processes only (cgroup.threads needs a threaded subtree), each
+    # move taking the kernel's slow path after a quiet spell: the runtime moves the
+    # init by pid while it builds its rootfs, and warm.py hides the wait.
+    cheap_self_join = False
+
+    def join_self(self) -> None:
+        _write(self._path, "cgroup.procs", "0")
+
     def _set_frozen(self, value: str) -> None:
         _write(self._path, "cgroup.freeze", value)
         deadline = time.monotonic() + 10

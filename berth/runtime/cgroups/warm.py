@@ -9,7 +9,11 @@ the cgroup it is already in (a move that changes nothing) every millisecond
 until `end()`, so the grace period elapses while `create` imports and parses,
 and the container's real move finds the fast path.
 
-Only `os`, `_thread` and `time` here: this runs before the rest of the
+Needed on cgroup v2 hosts only: where any v1 controller is mounted (pure v1
+and hybrid hosts) the runtime uses v1, whose processes join by moving their
+own thread, which needs no grace period (v1.Manager.join_self).
+
+Only `os`, `_thread`, `time` and a constant here: this runs before the rest of the
 runtime is imported. Anything unexpected (no cgroupfs, a nested mount whose
 root is not the hierarchy's) means no thread, never an error.
 """
@@ -20,6 +24,8 @@ import _thread
 import os
 import time
 
+from berth.runtime.cgroups.mounts import V1_CONTROLLERS
+
 # The thread ends by itself after this long if `end()` never comes.
 LIMIT_S = 2.0
 PERIOD_S = 0.001
@@ -28,7 +34,8 @@ _current: list[bool] = [False]  # the running keeper's [keep going?]
 
 
 def own_procs_file() -> str | None:
-    """cgroup.procs of the cgroup this process is in, in the first hierarchy found."""
+    """cgroup.procs of the cgroup this process is in, in the first hierarchy found;
+    None on a host with cgroup v1 controllers, where no keeper is needed."""
     own: dict[str, str] = {}
     with open("/proc/self/cgroup") as f:
         for line in f:
@@ -39,15 +46,11 @@ def own_procs_file() -> str | None:
             left, _, right = line.partition(" - ")
             fstype, _source, options = [*right.split(), "", "", ""][:3]
             fields = left.split()
-            if fstype == "cgroup2":
-                key = ""
-            elif fstype == "cgroup":
-                key = ",".join(
-                    o for o in options.split(",") if o not in ("rw", "ro") and "=" not in o
-                )
-                key = key or next((o for o in options.split(",") if o.startswith("name=")), "")
-            else:
+            if fstype == "cgroup" and not V1_CONTROLLERS.isdisjoint(options.split(",")):
+                return None
+            if fstype != "cgroup2":
                 continue
+            key = ""
             if fields[3] != "/" or key not in own or "\\" in fields[4]:
                 continue
             path = fields[4] + own[key].rstrip("/") + "/cgroup.procs"
