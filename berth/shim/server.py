@@ -35,7 +35,7 @@ import time
 from berth.shim import protocol as p
 from berth.shim.execs import Execs
 from berth.shim.jsonlog import JsonLog
-from berth.shim.ociruntime import Runtime, RuntimeFailed
+from berth.shim.ociruntime import Runtime, RuntimeFailed, runs_this_berth
 from berth.shim.oom import memory_cgroup_files, oom_kills
 from berth.shim.sockets import ConsoleSocket, listen
 from berth.shim.streams import Conn, Loop, Relay
@@ -49,7 +49,13 @@ class Shim:
         self.cfg = cfg
         self.dir = cfg.state_dir
         self.loop = Loop()
-        self.rt = Runtime(cfg.runtime, cfg.runtime_root, self._path(p.RUNTIME_LOG_NAME), cfg.id)
+        self.rt = Runtime(
+            cfg.runtime,
+            cfg.runtime_root,
+            self._path(p.RUNTIME_LOG_NAME),
+            cfg.id,
+            in_process=runs_this_berth(cfg.runtime),
+        )
         self.status = "starting"
         self.pid = 0
         self.exit: p.ExitRecord | None = None

@@ -5,15 +5,17 @@ private memory. Forked from a process that has already imported everything a
 shim needs (and frozen its objects out of the garbage collector's reach, so
 their pages are not written again), a shim starts in about a millisecond and
 shares most of its pages with the zygote and its siblings; its proportional set
-size (PSS) is then mostly the little it allocates itself.
+size (PSS) is then mostly the little it allocates itself. The zygote also loads
+berth-runc's modules, so that a shim can call berth-runc in a forked child
+instead of a fresh interpreter (`berth.shim.ociruntime`).
 
 Lifecycle: `berth.shim.client` starts it on first use for a socket dir (under a
 file lock), in its own session: the launcher binds ``zygote.sock``, forks the
 zygote proper, which prints ``ready``, and exits, so nobody has to reap it but
 init. The daemon's death does not touch it; shims it forked survive its own
-death too (they are re-parented to init). When the shim code on disk changes
-(an upgrade), it refuses the next spawn as stale and exits; the client starts
-a fresh one.
+death too (they are re-parented to init). When the shim's or the runtime's code
+on disk changes (an upgrade), it refuses the next spawn as stale and exits; the
+client starts a fresh one.
 
 Protocol on ``zygote.sock``: one request line per connection, as on a shim:
 ``{"op": "spawn", <SpawnConfig>}`` (the forked shim answers on the same
@@ -34,6 +36,7 @@ import sys
 import berth.linux.process  # noqa: F401 - pre-loaded (ctypes) for the shims
 from berth.shim import protocol as p
 from berth.shim import server
+from berth.shim.ociruntime import preload_runtime, runtime_preloaded
 from berth.shim.server import run_shim
 from berth.shim.sockets import listen
 
@@ -74,6 +77,7 @@ def run_zygote(socket_dir: str) -> int:
     sel = selectors.DefaultSelector()
     sel.register(listener, selectors.EVENT_READ)
     sel.register(r, selectors.EVENT_READ)
+    preload_runtime()  # berth-runc calls run in the shims' forked children: nothing to import
     gc.collect()
     gc.freeze()  # the shims we fork share these objects' pages; keep them untouched
 
@@ -91,9 +95,7 @@ def run_zygote(socket_dir: str) -> int:
                 continue
             action = _handle(conn, stamp)
             if action is False:
-                listener.close()
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)
+                _retire(listener, path)
                 return 0
             if isinstance(action, p.SpawnConfig):
                 _fork_shim(action, conn, [sel, listener, r, w])
@@ -109,6 +111,22 @@ def _reap() -> None:
             return
 
 
+def _retire(listener: socket.socket, path: str) -> None:
+    """Stop serving: unlink the socket first, so that new clients start a new zygote,
+    then answer the connections already queued as stale (closing the listener with
+    them queued would reset them, and their clients could not tell why)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    listener.setblocking(False)
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            break
+        _handle(conn, ())
+    listener.close()
+
+
 def _handle(conn: socket.socket, stamp: tuple[int, ...]) -> p.SpawnConfig | bool:
     """Read one request and answer what the zygote answers itself: a SpawnConfig to
     fork a shim for, True to go on, False when the zygote must exit."""
@@ -118,7 +136,7 @@ def _handle(conn: socket.socket, stamp: tuple[int, ...]) -> p.SpawnConfig | bool
         msg = json.loads(line)
         op = msg.get("op") if isinstance(msg, dict) else None
         if op == "spawn":
-            if code_stamp() != stamp:
+            if code_stamp() != stamp or not runtime_preloaded():
                 conn.sendall(p.reply_line(False, kind="Unavailable", message="stale zygote"))
                 conn.close()
                 return False
