@@ -6,13 +6,17 @@ Docker: a private dockerd (temporary data/exec roots and socket) with its
 bridge on a subnet no host route uses and `--iptables=true`, only for this
 measurement. Its iptables rules are snapshotted before and every rule and chain
 it added is removed afterwards, with its bridge. berth: a private berthd the
-same way. Both run a busybox image imported from Debian's static busybox.
-Clients talk only to 127.0.0.1. Prints medians and the berth/docker ratios.
+same way. Both daemons run at once and are measured interleaved (docker,
+berth, docker, berth...), as the machine's load changes. Both run a busybox
+image imported from Debian's static busybox. Clients talk only to 127.0.0.1.
+Prints medians, the berth/docker ratios and the load average.
+`--berthd-arg=--userland-proxy=false` passes a flag to berthd.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import os
 import re
@@ -101,31 +105,23 @@ def wait_socket(sock: Path, proc: subprocess.Popen, timeout: float = 60) -> None
         time.sleep(0.05)
 
 
-def timed(cmd: list[str], runs: int) -> float:
-    warm = subprocess.run(cmd, capture_output=True, text=True)  # warm up
-    if warm.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd[3:])} failed: {warm.stderr.strip()}")
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        p = subprocess.run(cmd, capture_output=True, text=True)
-        times.append(time.perf_counter() - t0)
-        if p.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd[3:])} failed: {p.stderr.strip()}")
-    return statistics.median(times)
+def run_once(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    took = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[3:])} failed: {p.stderr.strip()}")
+    return took
 
 
-def ab_rate(url: str, requests: int) -> float:
-    rates = []
-    for _ in range(3):
-        out = subprocess.run(
-            ["ab", "-q", "-n", str(requests), "-c", "4", url], capture_output=True, text=True
-        )
-        m = re.search(r"Requests per second:\s+([\d.]+)", out.stdout)
-        if not m:
-            raise SystemExit(f"ab failed: {out.stderr[-400:]}")
-        rates.append(float(m.group(1)))
-    return statistics.median(rates)
+def ab_once(url: str, requests: int) -> float:
+    out = subprocess.run(
+        ["ab", "-q", "-n", str(requests), "-c", "4", url], capture_output=True, text=True
+    )
+    m = re.search(r"Requests per second:\s+([\d.]+)", out.stdout)
+    if not m:
+        raise SystemExit(f"ab failed: {out.stderr[-400:]}")
+    return float(m.group(1))
 
 
 def published_port(cli: list[str], name: str) -> int:
@@ -149,35 +145,16 @@ def wait_http(port: int) -> None:
             time.sleep(0.05)
 
 
-def measure(cli: list[str], image: str, runs: int, requests: int) -> tuple[float, float]:
-    run_rm = timed([*cli, "run", "--rm", "--network", "bridge", image, "true"], runs)
+def start_web(cli: list[str], image: str) -> str:
+    """A busybox httpd published on a free loopback port; its URL."""
     subprocess.run(
-        [
-            *cli,
-            "run",
-            "-d",
-            "--name",
-            "bench-web",
-            "-p",
-            "127.0.0.1::80",
-            image,
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/www",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        port = published_port(cli, "bench-web")
-        wait_http(port)
-        rate = ab_rate(f"http://127.0.0.1:{port}/", requests)
-    finally:
-        subprocess.run([*cli, "rm", "-f", "bench-web"], capture_output=True)
-    return run_rm, rate
+        [*cli, "run", "-d", "--name", "bench-web", "-p", "127.0.0.1::80", image,
+         "httpd", "-f", "-p", "80", "-h", "/www"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    port = published_port(cli, "bench-web")
+    wait_http(port)
+    return f"http://127.0.0.1:{port}/"
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -190,7 +167,13 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def bench_docker(work: Path, tar: Path, runs: int, requests: int) -> tuple[float, float] | None:
+def _sysctl(key: str) -> str:
+    return Path("/proc/sys", key).read_text().strip()
+
+
+def docker_engine(stack: contextlib.ExitStack, work: Path, tar: Path) -> list[str] | None:
+    """A private dockerd with its bridge on a free subnet and iptables on; its CLI argv.
+    Everything it adds to the host (rules, chains, FORWARD policy, bridge) goes on exit."""
     if not shutil.which("dockerd"):
         return None
     d = work / "docker"
@@ -198,6 +181,8 @@ def bench_docker(work: Path, tar: Path, runs: int, requests: int) -> tuple[float
     subnet = ipaddress.IPv4Network(free_subnet("10.23"))
     bip = f"{subnet.network_address + 1}/{subnet.prefixlen}"
     before = iptables_lines()
+    policy = [ln for ln in before.get("filter", []) if ln.startswith(":FORWARD ")]
+    forward = _sysctl("net/ipv4/ip_forward")
     sock = d / "d.sock"
     proc = subprocess.Popen(
         ["dockerd", "--iptables=true", f"--bip={bip}", "--data-root", str(d / "root"), "--exec-root", str(d / "exec"),
@@ -206,20 +191,27 @@ def bench_docker(work: Path, tar: Path, runs: int, requests: int) -> tuple[float
         stdout=subprocess.DEVNULL, stderr=(d / "dockerd.log").open("wb"),
     )  # fmt: skip
     cli = ["docker", "-H", f"unix://{sock}"]
-    try:
-        wait_socket(sock, proc)
-        subprocess.run([*cli, "import", str(tar), "bench-busybox"], check=True, capture_output=True)
-        return measure(cli, "bench-busybox", runs, requests)
-    finally:
+
+    def cleanup() -> None:
         subprocess.run([*cli, "rm", "-f", "bench-web"], capture_output=True)
         stop(proc)
         remove_added_rules(before)
+        if policy:  # dockerd may have set FORWARD's policy to DROP
+            subprocess.run(["iptables", "-w", "-P", "FORWARD", policy[0].split()[1]])
+        Path("/proc/sys/net/ipv4/ip_forward").write_text(forward)
         subprocess.run(["ip", "link", "del", "docker0"], capture_output=True)
         subprocess.run(["umount", "-R", str(d / "root")], capture_output=True)
         subprocess.run(["umount", "-R", str(d / "exec")], capture_output=True)
 
+    stack.callback(cleanup)
+    wait_socket(sock, proc)
+    subprocess.run([*cli, "import", str(tar), "bench-busybox"], check=True, capture_output=True)
+    return cli
 
-def bench_berth(work: Path, tar: Path, runs: int, requests: int) -> tuple[float, float] | None:
+
+def berth_engine(
+    stack: contextlib.ExitStack, work: Path, tar: Path, extra: list[str]
+) -> list[str] | None:
     berthd = Path(sys.executable).parent / "berthd"
     berth = Path(sys.executable).parent / "berth"
     if not berthd.exists() or not berth.exists():
@@ -228,18 +220,43 @@ def bench_berth(work: Path, tar: Path, runs: int, requests: int) -> tuple[float,
     d.mkdir()
     sock = d / "b.sock"
     proc = subprocess.Popen(
-        [str(berthd), "--data-root", str(d / "root"), "--exec-root", str(d / "exec"), "-H", f"unix://{sock}"],
+        [str(berthd), "--data-root", str(d / "root"), "--exec-root", str(d / "exec"), "-H", f"unix://{sock}",
+         *extra],
         stdout=subprocess.DEVNULL, stderr=(d / "berthd.log").open("wb"),
     )  # fmt: skip
     cli = [str(berth), "-H", f"unix://{sock}"]
-    try:
-        wait_socket(sock, proc)
-        subprocess.run([*cli, "import", str(tar), "bench-busybox"], check=True, capture_output=True)
-        return measure(cli, "bench-busybox", runs, requests)
-    finally:
+
+    def cleanup() -> None:
         subprocess.run([*cli, "rm", "-f", "bench-web"], capture_output=True)
         stop(proc)
         subprocess.run(["umount", "-R", str(d / "root")], capture_output=True)
+
+    stack.callback(cleanup)
+    wait_socket(sock, proc)
+    subprocess.run([*cli, "import", str(tar), "bench-busybox"], check=True, capture_output=True)
+    return cli
+
+
+def interleaved(engines: dict[str, list[str]], runs: int, requests: int) -> dict[str, tuple]:
+    """A, B, A, B...: `run --rm` times, then ab rounds against each published port."""
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    rates: dict[str, list[float]] = {name: [] for name in engines}
+    rm = ["run", "--rm", "--network", "bridge", "bench-busybox", "true"]
+    for cli in engines.values():
+        run_once([*cli, *rm])  # warm up
+    for _ in range(runs):
+        for name, cli in engines.items():
+            times[name].append(run_once([*cli, *rm]))
+    urls = {name: start_web(cli, "bench-busybox") for name, cli in engines.items()}
+    for url in urls.values():
+        ab_once(url, max(200, requests // 10))  # warm up
+    for _ in range(5):
+        for name, url in urls.items():
+            rates[name].append(ab_once(url, requests))
+    return {
+        name: (statistics.median(times[name]), statistics.median(rates[name]), rates[name])
+        for name in engines
+    }
 
 
 def main() -> int:
@@ -247,36 +264,41 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--requests", type=int, default=3000)
     ap.add_argument("--only", choices=["docker", "berth"])
+    ap.add_argument(
+        "--berthd-arg", action="append", default=[], help="e.g. --berthd-arg=--userland-proxy=false"
+    )
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("needs root", file=sys.stderr)
         return 1
     work = Path(tempfile.mkdtemp(prefix="berth-bench-run-"))
     try:
-        tar = busybox_tar(work)
-        results = {}
-        if args.only in (None, "docker"):
-            try:
-                results["docker"] = bench_docker(work, tar, args.runs, args.requests)
-            except (subprocess.CalledProcessError, SystemExit) as e:
-                print(f"docker: not measured ({e})")
-                results["docker"] = None
-        if args.only in (None, "berth"):
-            try:
-                results["berth"] = bench_berth(work, tar, args.runs, args.requests)
-            except (subprocess.CalledProcessError, SystemExit) as e:
-                print(f"berth: not measured ({e})")
-                results["berth"] = None
-        for name, r in results.items():
-            if r:
-                print(
-                    f"{name}: run --rm on bridge {r[0] * 1000:.0f} ms (median), published port {r[1]:.0f} req/s"
-                )
-        if results.get("docker") and results.get("berth"):
+        with contextlib.ExitStack() as stack:
+            tar = busybox_tar(work)
+            engines = {}
+            if args.only in (None, "docker"):
+                try:
+                    if cli := docker_engine(stack, work, tar):
+                        engines["docker"] = cli
+                except (subprocess.CalledProcessError, SystemExit) as e:
+                    print(f"docker: not measured ({e})")
+            if args.only in (None, "berth"):
+                try:
+                    if cli := berth_engine(stack, work, tar, args.berthd_arg):
+                        engines["berth"] = cli
+                except (subprocess.CalledProcessError, SystemExit) as e:
+                    print(f"berth: not measured ({e})")
+            results = interleaved(engines, args.runs, args.requests)
+        for name, (t, rate, all_rates) in results.items():
+            shown = " ".join(f"{r:.0f}" for r in all_rates)
+            print(f"{name}: run --rm on bridge {t * 1000:.0f} ms (median of {args.runs}), "
+                  f"published port {rate:.0f} req/s (median; rounds {shown})")  # fmt: skip
+        if "docker" in results and "berth" in results:
             d, b = results["docker"], results["berth"]
             print(
                 f"ratios berth/docker: run --rm {b[0] / d[0]:.2f} (goal <= 0.5), requests/s {b[1] / d[1]:.2f} (goal >= 1)"
             )
+        print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

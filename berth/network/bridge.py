@@ -62,6 +62,10 @@ class BridgeDriver:
         self._ready.add(net.id)
         log.info("network %s: bridge %s up on %s", net.name, net.bridge, net.subnet)
 
+    def is_ready(self, net_id: str) -> bool:
+        """True when this process built the network's bridge (so it exists)."""
+        return net_id in self._ready
+
     def delete_network(self, net: NetworkRecord) -> None:
         self._ready.discard(net.id)
         if self.iptables is not None:
@@ -103,6 +107,10 @@ class NullDriver:
 
     def create_network(self, net: NetworkRecord) -> None:
         return None
+
+    def is_ready(self, net_id: str) -> bool:
+        """True when this process built the network's bridge (so it exists)."""
+        return net_id in self._ready
 
     def delete_network(self, net: NetworkRecord) -> None:
         return None

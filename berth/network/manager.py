@@ -92,8 +92,15 @@ class NetworkManager:
             "null": NullDriver("null"),
         }
         self.dns_table = DnsTable()
-        self._ensure_predefined()
         self.sandboxes = Sandboxes(self)
+        # one netlink handle on the host side for the manager's life (until close)
+        netlink.keep_open(cfg.host_netns)
+        self._netlink_kept = True
+        try:
+            self._ensure_predefined()
+        except BaseException:
+            self.close()
+            raise
 
     def host_netns_file(self) -> str:
         """A path naming the host's network namespace (for `container:` of a host-mode container)."""
@@ -453,6 +460,9 @@ class NetworkManager:
 
     def close(self) -> None:
         self.sandboxes.close()
+        if self._netlink_kept:
+            self._netlink_kept = False
+            netlink.release(self.cfg.host_netns)
 
     def shutdown_host_state(self) -> None:
         """Remove every bridge and berth's chains (tests, `berthd --cleanup`); keeps records."""

@@ -17,10 +17,12 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from berth.errors import Conflict, InternalError
+from berth.errors import BerthError, Conflict, InternalError
 from berth.network.plan import BridgePlan, VethPlan
 
 log = logging.getLogger(__name__)
+
+LOOPBACK_IFINDEX = 1  # the kernel gives every namespace's `lo` this index
 
 
 def ns_path(netns: str) -> str:
@@ -73,20 +75,103 @@ def sockets_in(netns: str, kinds: list[tuple[int, int, int]]) -> list[socket.soc
         raise InternalError(f"cannot open sockets in network namespace {netns}: {e}") from e
 
 
-@contextlib.contextmanager
-def netlink(netns: str | None = None) -> Iterator:
-    """An IPRoute on the host, or one whose netlink socket lives in the namespace `netns`."""
+class _Kept:
+    """A netlink handle kept open on one namespace, used by one thread at a time."""
+
+    __slots__ = ("closed", "ipr", "lock", "refs")
+
+    def __init__(self, ipr=None) -> None:
+        self.ipr = ipr
+        self.lock = threading.RLock()
+        self.refs = 1
+        self.closed = False
+
+
+_kept: dict[str | None, _Kept] = {}
+_kept_lock = threading.Lock()
+_bridge_index: dict[tuple[str | None, str], int] = {}  # (namespace, bridge) -> ifindex
+
+
+def _key(netns: str | None) -> str | None:
+    return None if netns is None else ns_path(netns)
+
+
+def _open(netns: str | None):
     from pyroute2 import IPRoute
 
     if netns is None:
-        ipr = IPRoute()
-    else:
-        (sock,) = sockets_in(netns, [(socket.AF_NETLINK, socket.SOCK_DGRAM, 0)])
-        ipr = IPRoute(use_socket=sock)
-    try:
-        yield ipr
-    finally:
-        ipr.close()
+        return IPRoute()
+    (sock,) = sockets_in(netns, [(socket.AF_NETLINK, socket.SOCK_DGRAM, 0)])
+    return IPRoute(use_socket=sock)
+
+
+def keep_open(netns: str | None = None) -> None:
+    """Keep one netlink handle on `netns` open for every `netlink(netns)` until `release`.
+
+    Opening a handle costs about as much as two requests (a thread to enter the
+    namespace, pyroute2's set-up); a container start makes several requests on the
+    host side. Calls nest: each `keep_open` needs its `release`.
+    """
+    with _kept_lock:
+        kept = _kept.get(_key(netns))
+        if kept is None:
+            _kept[_key(netns)] = _Kept()
+        else:
+            kept.refs += 1
+
+
+def release(netns: str | None = None) -> None:
+    """Undo one `keep_open` (or the handle `create_sandbox(keep_open=True)` kept);
+    the last one closes the handle. A handle on a namespace keeps that namespace
+    alive, so every kept handle must be released."""
+    with _kept_lock:
+        kept = _kept.get(_key(netns))
+        if kept is None:
+            return
+        kept.refs -= 1
+        if kept.refs > 0:
+            return
+        del _kept[_key(netns)]
+    with kept.lock:
+        kept.closed = True
+        if kept.ipr is not None:
+            kept.ipr.close()
+            kept.ipr = None
+
+
+@contextlib.contextmanager
+def netlink(netns: str | None = None) -> Iterator:
+    """An IPRoute on the host, or one whose netlink socket lives in the namespace `netns`:
+    the kept one (see `keep_open`) when there is one, else a fresh one closed after."""
+    from pyroute2 import NetlinkError
+
+    kept = _kept.get(_key(netns))
+    if kept is None:
+        ipr = _open(netns)
+        try:
+            yield ipr
+        finally:
+            ipr.close()
+        return
+    with kept.lock:
+        if kept.closed:  # released meanwhile: behave as without one
+            ipr = _open(netns)
+            try:
+                yield ipr
+            finally:
+                ipr.close()
+            return
+        if kept.ipr is None:
+            kept.ipr = _open(netns)
+        try:
+            yield kept.ipr
+        except (NetlinkError, BerthError):
+            raise
+        except BaseException:
+            # a request cut short may leave its replies queued: start afresh next time
+            kept.ipr.close()
+            kept.ipr = None
+            raise
 
 
 def host_routes(netns: str | None = None) -> list[ipaddress.IPv4Network]:
@@ -114,6 +199,7 @@ def ensure_bridge(plan: BridgePlan, netns: str | None = None) -> None:
     """Create the bridge with its gateway address and bring it up (idempotent)."""
     from pyroute2 import NetlinkError
 
+    _bridge_index.pop((_key(netns), plan.name), None)
     with netlink(netns) as ipr:
         idx = _index(ipr, plan.name)
         if idx is None:
@@ -143,6 +229,7 @@ def delete_link(name: str, netns: str | None = None) -> bool:
     """Delete an interface if it exists; True when one was removed."""
     from pyroute2 import NetlinkError
 
+    _bridge_index.pop((_key(netns), name), None)
     with netlink(netns) as ipr:
         idx = _index(ipr, name)
         if idx is None:
@@ -172,35 +259,55 @@ def link_exists(name: str, netns: str | None = None) -> bool:
 
 
 def add_veth(plan: VethPlan, sandbox: str, netns: str | None = None) -> None:
-    """Create the veth pair with its inner end directly in `sandbox`, then address it."""
+    """Create the veth pair with its inner end directly in `sandbox`, then address it.
+
+    One request makes the pair, plugs the host end into the bridge and brings it
+    up; a leftover host end of the same name (a crash) is replaced.
+    """
     from pyroute2 import NetlinkError
 
+    key = (_key(netns), plan.bridge)
     with netlink(netns) as ipr:
-        br = _index(ipr, plan.bridge)
-        if br is None:
-            raise InternalError(f"bridge {plan.bridge} is missing")
-        if _index(ipr, plan.host_ifname) is not None:
-            ipr.link("del", index=_index(ipr, plan.host_ifname))
         fd = os.open(sandbox, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            ipr.link(
-                "add",
-                ifname=plan.host_ifname,
-                kind="veth",
-                mtu=plan.mtu,
-                peer={
-                    "ifname": plan.ctr_ifname,
-                    "net_ns_fd": fd,
-                    "address": plan.mac,
-                    "mtu": plan.mtu,
-                },
-            )
-        except NetlinkError as e:
-            raise InternalError(f"cannot create veth {plan.host_ifname}: {e}") from e
+            for attempt in range(3):
+                br = _bridge_index.get(key)
+                cached = br is not None
+                if br is None:
+                    br = _index(ipr, plan.bridge)
+                    if br is None:
+                        raise InternalError(f"bridge {plan.bridge} is missing")
+                    _bridge_index[key] = br
+                try:
+                    ipr.link(
+                        "add",
+                        ifname=plan.host_ifname,
+                        kind="veth",
+                        mtu=plan.mtu,
+                        master=br,
+                        state="up",
+                        peer={
+                            "ifname": plan.ctr_ifname,
+                            "net_ns_fd": fd,
+                            "address": plan.mac,
+                            "mtu": plan.mtu,
+                        },
+                    )
+                    break
+                except NetlinkError as e:
+                    if e.code == errno.EEXIST and attempt == 0:
+                        stale = _index(ipr, plan.host_ifname)
+                        if stale is not None:
+                            ipr.link("del", index=stale)
+                            continue
+                    if cached:  # the bridge was rebuilt: look its index up again
+                        _bridge_index.pop(key, None)
+                        continue
+                    raise InternalError(f"cannot create veth {plan.host_ifname}: {e}") from e
+            else:
+                raise InternalError(f"cannot create veth {plan.host_ifname}: it keeps existing")
         finally:
             os.close(fd)
-        idx = _index(ipr, plan.host_ifname)
-        ipr.link("set", index=idx, master=br, state="up")
     try:
         with netlink(sandbox) as ns:
             idx = _index(ns, plan.ctr_ifname)
@@ -282,14 +389,18 @@ def is_mountpoint(path: str) -> bool:
     return False
 
 
-def create_sandbox(path: str) -> None:
+def create_sandbox(path: str, *, keep_open: bool = False) -> None:
     """A fresh network namespace bound at `path`, with loopback up.
 
     Unlike `ip netns`, the directory is not made a shared mount: a copy of the
     bind mount in another mount namespace does not stop `remove_sandbox`
     (unlinking a mount point elsewhere detaches it), and no directory mount is
-    left behind by a daemon that was killed.
+    left behind by a daemon that was killed. The netlink socket that brings `lo`
+    up is made by the same thread that made the namespace; with `keep_open` it
+    serves every `netlink(path)` until `release(path)` (or `remove_sandbox`).
     """
+    from pyroute2 import IPRoute
+
     from berth.linux.mount import MS_BIND, mount
     from berth.linux.namespaces import CLONE_NEWNET, unshare
 
@@ -299,23 +410,33 @@ def create_sandbox(path: str) -> None:
         remove_sandbox(path)
     os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444))
 
-    def work() -> None:
+    def work() -> socket.socket:
         unshare(CLONE_NEWNET)  # this thread only; it ends right after
         mount("/proc/thread-self/ns/net", path, None, MS_BIND)
+        return socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 0)
 
+    ipr = None
     try:
-        _in_thread(work, "netns")
-        with netlink(path) as ns:
-            ns.link("set", index=_index(ns, "lo"), state="up")
+        ipr = IPRoute(use_socket=_in_thread(work, "netns"))
+        ipr.link("set", index=LOOPBACK_IFINDEX, state="up")
     except BaseException:
+        if ipr is not None:
+            ipr.close()
         remove_sandbox(path)
         raise
+    if not keep_open:
+        ipr.close()
+        return
+    with _kept_lock:
+        _kept[_key(path)] = _Kept(ipr)
 
 
 def remove_sandbox(path: str) -> None:
     """Unmount and delete the namespace file; a missing one is fine."""
     from berth.linux.mount import umount
 
+    while _key(path) in _kept:
+        release(path)
     if not os.path.lexists(path):
         return
     with contextlib.suppress(OSError):

@@ -108,14 +108,17 @@ class Sandboxes:
                 )
             self._recheck_default_subnet()
             path = str(self.m.netns_dir / req.container_id)
-            netlink.create_sandbox(path)
+            # the netlink socket that made the namespace serves the whole setup
+            netlink.create_sandbox(path, keep_open=True)
             sb = SandboxRow(req.container_id, "netns", netns_path=path)
-            self.m.store.put_sandbox(sb)
             try:
+                self.m.store.put_sandbox(sb)
                 return self._setup_endpoints(req, mode, sb, host_rc)
             except BaseException:
                 self.teardown(req.container_id)
                 raise
+            finally:
+                netlink.release(path)
 
     def _setup_endpoints(
         self, req: SandboxRequest, mode: str, sb: SandboxRow, host_rc
@@ -196,9 +199,11 @@ class Sandboxes:
             net = self.m.store.find("bridge")
         except NotFound:
             return
+        driver = self.m.drivers[net.driver]
         if (
             not net.predefined
             or not net.bridge
+            or (isinstance(driver, BridgeDriver) and driver.is_ready(net.id))
             or netlink.link_exists(net.bridge, self.m.cfg.host_netns)
         ):
             return
