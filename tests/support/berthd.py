@@ -47,6 +47,7 @@ class Berthd(DockerCli):
     hosts: tuple[str, ...] = ()  # default: the unix socket under `root`
     text_output: bool = True  # what docker() returns by default: str (or bytes)
     proc: subprocess.Popen | None = None
+    seen: set[str] = field(default_factory=set)  # ids of containers it ever had (tests add)
 
     # ---- where things are ----------------------------------------------------------------
 
@@ -227,6 +228,35 @@ class Berthd(DockerCli):
                 pids.add(pid)
         return sorted(pids)
 
+    def known_ids(self) -> set[str]:
+        """Container ids this daemon has on disk now (records, shim dirs)."""
+        out = set()
+        for d in (self.data_root / "containers", self.exec_root / "shims"):
+            if d.is_dir():
+                out |= {e.name for e in d.iterdir() if len(e.name) == 64}
+        return out
+
+    def container_processes(self, ids: set[str] | None = None) -> list[int]:
+        """Live processes in the cgroup of one of these containers (default: any this
+        daemon ever had); a process in another mount namespace shows its root as "/",
+        so the cgroup is what tells where it belongs."""
+        ids = self.seen | self.known_ids() if ids is None else ids
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                text = Path(f"/proc/{entry}/cgroup").read_text()
+            except OSError:
+                continue
+            for line in text.splitlines():
+                path = line.split(":", 2)[-1]
+                if "/berth/" in path and path.split("/berth/")[1][:64] in ids:
+                    if procs.alive(int(entry)):
+                        pids.append(int(entry))
+                    break
+        return pids
+
     def leftovers(self) -> list[str]:
         """Network objects of this daemon on the host: its bridge, namespace files (and
         their directory's mount), iptables rules naming its chains, port proxies."""
@@ -264,16 +294,18 @@ def shutdown(d: Berthd, check: bool = True, keep_log: Path | None = None) -> Non
     try:
         if d.proc is not None and not d.running() and _has_containers(d):
             d.start()  # crashed or stopped by the test: containers still need removing
+        d.seen |= d.known_ids()
         if d.running() and d.sock.exists():
             d.remove_all()
     finally:
         d.stop()
-        poll(lambda: not d.shims(), 10)  # they exit once their containers are gone
-        shims = d.shims()
+        poll(lambda: not d.shims(zygote=True), 10)  # they exit once their containers are gone
+        shims = d.shims(zygote=True)
+        containers = d.container_processes()
         network = [x for x in d.leftovers() if x != f"mount {d.exec_root / 'netns'}"]
         mounts = d.mounts()
         strays = [p for p in procs.pids_mentioning(f"{d.root}/") if p not in shims]
-        procs.kill(shims + strays)
+        procs.kill(shims + strays + containers)
         unmount_all(mounts_under(d.root))
         if any(x.startswith("bridge ") for x in network):
             subprocess.run(["ip", "link", "del", d.bridge], capture_output=True)
@@ -284,6 +316,7 @@ def shutdown(d: Berthd, check: bool = True, keep_log: Path | None = None) -> Non
         assert not mounts, f"mounts left behind: {mounts}"
         assert not shims, f"shims left behind: {shims}"
         assert not strays, f"processes left behind: {[procs.cmdline(p) for p in strays]}"
+        assert not containers, f"container processes left behind: {containers}"
         assert not network, f"network objects left behind: {network}"
 
 
@@ -299,14 +332,16 @@ def private_berthd(
     busybox: bool = True,
     check: bool = True,
     keep_log: Path | None = None,
+    cls: type[Berthd] = Berthd,
     **options: Any,
 ) -> Iterator[Berthd]:
-    """A running berthd of its own (`options`: see Berthd) holding busybox:latest
-    unless `busybox` is False; cleaned up and checked afterwards (see `shutdown`)."""
+    """A running berthd of its own (`options`: see Berthd; `cls` a subclass with more
+    helpers) holding busybox:latest unless `busybox` is False; cleaned up and checked
+    afterwards (see `shutdown`)."""
     if os.geteuid() != 0:
         pytest.skip("berthd needs root")
     # directly under /tmp: a unix socket path is limited to 108 bytes
-    d = Berthd(Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp")), **options)
+    d = cls(Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp")), **options)
     try:
         d.start()
         if busybox:

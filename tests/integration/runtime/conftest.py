@@ -14,13 +14,13 @@ import os
 import secrets
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from berth.runtime.example import example_config
 from tests.conftest import make_busybox_rootfs, tool
+from tests.support.poll import wait_until
 
 
 def base_config(rootfs: Path, args: list[str]) -> dict:
@@ -91,14 +91,8 @@ class Runtime:
             self("delete", "--force", cid)
 
 
-def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+# the name this folder's tests import: poll with a deadline, fail the test on timeout
+wait_for = wait_until
 
 
 def cgroup_dirs(cid: str) -> list[str]:

@@ -17,7 +17,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ import pytest
 from berth.runtime.example import example_config
 from berth.shim import client
 from tests.conftest import tool
+from tests.support.poll import wait_until
 
 RUNTIMES = ["runc", "berth-runc"]
 
@@ -38,14 +38,8 @@ def runtime_path(name: str) -> str:
     return tool("berth-runc")
 
 
-def wait_for(predicate, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+# the name this folder's tests import: poll with a deadline, fail the test on timeout
+wait_for = wait_until
 
 
 def alive(pid: int | None) -> bool:

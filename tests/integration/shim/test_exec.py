@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import copy
+import os
+import signal
+from pathlib import Path
 
 import pytest
 
 from berth import errors
 from berth.runtime.example import example_config
 from tests.integration.shim.conftest import read_until
+from tests.support.poll import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -56,10 +60,22 @@ def test_exec_tty_resize(running):
     assert stream.end.exit_code == 3
 
 
+def _catches(pid: int, sig: int) -> bool:
+    """The process has a handler for `sig` (SigCgt in /proc/PID/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & (1 << (sig - 1)))
+    return False
+
+
 def test_detached_exec_reports_exit_later(running):
-    # long enough that even a loaded machine answers the detached exec before it ends
-    st = running.exec("e-d", process(["sh", "-c", "sleep 3; exit 9"]), detach=True)
+    # the exec ends only when the test signals it (no timing assumption): it is
+    # running when the reply comes, however slow the machine is
+    script = 'trap "exit 9" USR1; while :; do sleep 0.05; done'
+    st = running.exec("e-d", process(["sh", "-c", script]), detach=True)
     assert st.running and st.pid > 0
+    wait_until(lambda: _catches(st.pid, signal.SIGUSR1), 30, "the exec's trap")
+    os.kill(st.pid, signal.SIGUSR1)
     done = running.exec_wait("e-d", timeout=30)
     assert (done.running, done.exit_code) == (False, 9)
     assert running.exec_state("e-d").exit_code == 9
