@@ -89,11 +89,14 @@ def create(
     reaper: bool = False,
     preserve_fds: int = 0,
     new_keyring: bool = True,
+    config: dict | None = None,
 ) -> Container:
     """Make the container and leave its init waiting on the exec fifo.
 
     `reaper`: this process is a child subreaper (`run`), so the init becomes our
-    child and a failed create must reap it.
+    child and a failed create must reap it. `config`: the bundle's config.json
+    already decoded (by `run`, which looks at it first); read from the bundle
+    when None.
     """
     from berth.oci.spec import Hooks, Spec
     from berth.runtime import validate
@@ -106,7 +109,8 @@ def create(
     directory = state.container_dir(root, container_id)
     bundle = os.path.abspath(bundle)
     config_path = os.path.join(bundle, "config.json")
-    config = jsonc.load_file(config_path)
+    if config is None:
+        config = jsonc.load_file(config_path)
     spec = Spec.from_dict(config, config_path)
     validate.check_spec(spec)
     rootfs = validate.rootfs_path(spec, bundle)
@@ -229,6 +233,13 @@ def start(root: str, container_id: str) -> Container:
     reached its open."""
     container = Container.load(root, container_id)
     lifecycle.require(Op.START, container.status(), container_id)
+    return start_loaded(container)
+
+
+def start_loaded(container: Container) -> Container:
+    """`start` of a container this process has just created (`run`): its state is
+    in memory and its status is `created`, so nothing is read back or checked."""
+    container_id = container.state.id
     fd = os.open(container.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         os.set_blocking(fd, True)
@@ -318,8 +329,14 @@ def delete(root: str, container_id: str, force: bool = False, reaper: bool = Fal
             _remove_dir(directory)
             return
         raise
+    delete_loaded(container, force, reaper)
+
+
+def delete_loaded(container: Container, force: bool = False, reaper: bool = False) -> None:
+    """`delete` of a container whose state this process holds (`run` deletes what
+    it created without reading the state back)."""
     status = container.status()
-    lifecycle.require(Op.FORCE_DELETE if force else Op.DELETE, status, container_id)
+    lifecycle.require(Op.FORCE_DELETE if force else Op.DELETE, status, container.state.id)
     cgroup = container.cgroup()
     if status is not Status.STOPPED or (cgroup is not None and cgroup.pids()):
         _kill_everything(container, cgroup, reaper)

@@ -15,8 +15,8 @@ and exits, and the runtime undoes everything it made.
   4. write uid_map, gid_map;
      IdsMapped ─────────────────▶ 5. become root in the user ns;
                                      fork ─────────────────────────▶ 6. setsid; close inherited fds
-                                  InitPid(pid), exit; the init          but exec.fifo's (opened by the
-  7. reap the intermediate;       waits for that exit                   runtime) and the console
+                                  InitPid(pid), exit (the init          but exec.fifo's (opened by the
+  7. reap the intermediate;       sends nothing before that exit)       runtime) and the console
      move the init into the                                             socket it connected
      cgroup*                                                          8. rootfs: mounts, devices
                                                                       9. MountsReady (only with
@@ -89,6 +89,9 @@ class Plan:
         # reachable from the container's namespaces (exec, user namespaces).
         self.console_fd = -1
         self.new_keyring = True  # a session keyring of its own (--no-new-keyring: keep ours)
+        # In the init: the pipe whose EOF says the intermediate has sent InitPid
+        # and exited (see `intermediate`); -1 once seen.
+        self.hold_fd = -1
         linux = spec.linux
         namespaces = linux.namespaces if linux else []
         self.join = [(n.type, n.path) for n in namespaces if n.path]
@@ -105,6 +108,14 @@ class Plan:
         # runtime moves the init in by pid while the init builds its rootfs, since
         # that move can take the kernel milliseconds (it cannot exec before `start`).
         self.join_cgroup_early = self.new_cgroupns or cgroup.cheap_self_join
+
+
+def wait_turn(plan) -> None:
+    """In the init, before its first message: wait until the intermediate is gone."""
+    if plan.hold_fd >= 0:
+        os.read(plan.hold_fd, 1)  # EOF once the intermediate has exited
+        os.close(plan.hold_fd)
+        plan.hold_fd = -1
 
 
 def fail_child(sock: int, error: BaseException) -> None:
@@ -160,14 +171,14 @@ def intermediate(plan: Plan, sock: int, init_main) -> None:
         if plan.in_userns:
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
-        # The init waits for this process to have reported its pid and exited:
-        # both write to the same socket, and InitPid must come first.
+        # Both this process and the init write to the same socket, and InitPid
+        # must come first: the init sets up its container right away but sends
+        # its first message only once this process is gone (EOF on `hold`).
         hold, release = os.pipe()
         pid = os.fork()
         if pid == 0:
             os.close(release)
-            os.read(hold, 1)  # EOF once the intermediate is gone
-            os.close(hold)
+            plan.hold_fd = hold
             init_main(plan, sock)  # never returns
         os.close(hold)
         msg.send(sock, msg.InitPid(pid))

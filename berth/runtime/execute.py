@@ -16,7 +16,7 @@ from berth.oci.spec import Process
 from berth.runtime import lifecycle
 from berth.runtime import messages as msg
 from berth.runtime.container import Container
-from berth.runtime.create import fail_child
+from berth.runtime.create import fail_child, wait_turn
 from berth.runtime.fdutil import close_all_except
 from berth.runtime.init import _die, exec_program, open_terminal, prepare_process, preserved
 from berth.runtime.lifecycle import Op
@@ -44,6 +44,7 @@ class ExecPlan:
         self.join_cgroup_early = True
         self.preserve_fds = 0
         self.console_fd = -1
+        self.hold_fd = -1  # see create.intermediate and create.wait_turn
 
 
 def exec_main(plan: ExecPlan, sock: int) -> None:
@@ -52,17 +53,21 @@ def exec_main(plan: ExecPlan, sock: int) -> None:
     try:
         os.setsid()
         console = plan.console_fd if plan.console_fd >= 0 else None
-        close_all_except({sock, plan.console_fd, *preserved(plan)})
+        close_all_except({sock, plan.console_fd, plan.hold_fd, *preserved(plan)})
         if plan.process.terminal:
             open_terminal(plan.process, console, bind_console=False)
         elif console is not None:
             os.close(console)
         prepared = prepare_process(plan.process, plan.spec.linux.seccomp)
         prepared.keep = preserved(plan)
+        wait_turn(plan)
         msg.send(sock, msg.Ready())
         os.close(sock)
     except BaseException as e:  # never unwind into the CLI's code
-        fail_child(sock, e)
+        try:
+            wait_turn(plan)
+        finally:
+            fail_child(sock, e)
     try:
         exec_program(prepared)
     except BaseException as e:

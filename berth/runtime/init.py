@@ -18,7 +18,7 @@ from berth.linux.keys import join_session_keyring
 from berth.oci.spec import Hooks, Process
 from berth.runtime import identity, rootfs
 from berth.runtime import messages as msg
-from berth.runtime.create import Plan, fail_child
+from berth.runtime.create import Plan, fail_child, wait_turn
 from berth.runtime.execstub import image
 from berth.runtime.fdutil import close_all_except
 
@@ -65,17 +65,21 @@ def init_main(plan: Plan, sock: int) -> None:
     try:
         os.setsid()
         console = plan.console_fd if plan.console_fd >= 0 else None
-        close_all_except({sock, fifo, plan.console_fd, *preserved(plan)})
+        close_all_except({sock, fifo, plan.console_fd, plan.hold_fd, *preserved(plan)})
         if plan.new_keyring:
             join_keyring(f"_ses.{plan.id}")
         # /proc is still the host's here: its "self" is our pid as the hooks must see it.
         plan.host_pid = int(os.readlink("/proc/self"))
         prepared = setup_container(plan, sock, console)
         prepared.keep = preserved(plan)
+        wait_turn(plan)
         msg.send(sock, msg.Ready())
         os.close(sock)
     except BaseException as e:  # never unwind into the CLI's code
-        fail_child(sock, e)
+        try:
+            wait_turn(plan)
+        finally:
+            fail_child(sock, e)
     try:
         wait_for_start(fifo)
         hooks = plan.spec.hooks or Hooks()
@@ -141,6 +145,7 @@ def setup_container(plan: Plan, sock: int, console: int | None) -> Prepared:
     rootfs.create_devices(plan.rootfs, linux.devices if linux else [], plan.in_userns)
     hooks = spec.hooks or Hooks()
     if hooks.prestart or hooks.create_runtime:
+        wait_turn(plan)
         msg.send(sock, msg.MountsReady())
         msg.receive(sock, msg.Resume, "runtime")
     if hooks.create_container:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import _signal
 import os
 
+from berth.runtime import jsonc
+
 FORWARDED = (
     _signal.SIGHUP,
     _signal.SIGINT,
@@ -61,8 +63,9 @@ def run(
     from berth.runtime import container
 
     prc.set_child_subreaper()
+    config = jsonc.load_file(os.path.join(bundle, "config.json"))
     console = None
-    if console_socket is None and not detach and _wants_terminal(bundle):
+    if console_socket is None and not detach and _wants_terminal(config):
         from berth.runtime.console import ConsoleServer
 
         os.makedirs(root, mode=0o700, exist_ok=True)
@@ -70,7 +73,7 @@ def run(
         console_socket = console.path
     try:
         created = container.create(
-            root, container_id, bundle, pid_file, console_socket, True, preserve_fds
+            root, container_id, bundle, pid_file, console_socket, True, preserve_fds, config=config
         )
         master = console.receive() if console is not None else -1
     finally:
@@ -79,9 +82,9 @@ def run(
     pid = created.state.pid
     forward_signals(pid)
     try:
-        container.start(root, container_id)
+        container.start_loaded(created)
     except BaseException:
-        container.delete(root, container_id, force=True, reaper=True)
+        container.delete_loaded(created, force=True, reaper=True)
         raise
     if detach:
         return 0
@@ -93,16 +96,14 @@ def run(
         os.close(master)
     else:
         code = wait_exit_code(pid)
-    container.delete(root, container_id, force=True, reaper=True)
+    container.delete_loaded(created, force=True, reaper=True)
     return code
 
 
-def _wants_terminal(bundle: str) -> bool:
-    """Whether config.json asks for a terminal (read before `create` parses it)."""
-    from berth.runtime import jsonc
-
+def _wants_terminal(config: object) -> bool:
+    """Whether config.json asks for a terminal (looked at before `create` parses it;
+    anything malformed is create's to report)."""
     try:
-        with open(os.path.join(bundle, "config.json"), "rb") as f:
-            return bool(jsonc.loads(f.read()).get("process", {}).get("terminal"))
-    except (OSError, ValueError, AttributeError):
-        return False  # `create` reports the problem properly
+        return config.get("process", {}).get("terminal") is True
+    except AttributeError:
+        return False
