@@ -1,44 +1,43 @@
-"""An Engine API daemon for the CLI tests: berthd when it works, else a private dockerd.
+"""An Engine API daemon for the CLI tests: a private berthd (a private dockerd only on request).
 
 The CLI is a client of the Docker Engine API, so the same tests hold against
-either engine. `engine` (session scope) starts berthd on a temporary data root
-and socket, imports the busybox test image and checks it can run a container; if
-any step fails it falls back to a private dockerd (`--iptables=false
---bridge=none`, its own data root and socket). `BERTH_CLI_TEST_ENGINE=berthd` or
-`=dockerd` forces one. Tests skip, with the reason, when neither can run.
-Everything the engine created is removed afterwards.
+either engine. `engine` (session scope) starts berthd through the shared
+harness (tests/support/berthd.py: temporary data root, exec root and socket),
+imports the busybox test image through `POST /images/create` and checks it can
+run a container. berthd is what these tests are for: if any step fails, the
+session errors, it never falls back to another engine. `BERTH_CLI_TEST_ENGINE=dockerd`
+asks for a private dockerd instead (skipped, with the reason, when it cannot
+run). Everything the engine created is removed and checked afterwards.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import shutil
-import signal
 import subprocess
 import tarfile
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import VENV_BIN, make_busybox_rootfs
+from tests.support.berthd import Berthd, private_berthd
+from tests.support.dockerd import Dockerd, private_dockerd
+from tests.support.rootfs import make_busybox_rootfs
+from tests.support.tools import tool
 
 
 class Engine:
     """A running daemon: which one, its host address, and how to run `berth` against it."""
 
-    def __init__(self, kind: str, host: str, proc: subprocess.Popen, root: Path) -> None:
+    def __init__(self, kind: str, daemon: Berthd | Dockerd) -> None:
         self.kind = kind
-        self.host = host
-        self.proc = proc
-        self.root = root
-        self.berth = str(VENV_BIN / "berth")
+        self.daemon = daemon
+        self.host = daemon.host
+        self.root = daemon.root
+        self.berth = tool("berth")
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.pop("DOCKER_HOST", None)
         env["BERTH_HOST"] = self.host
         env["DOCKER_HOST"] = self.host  # for the real docker CLI in comparisons
         env["BERTH_CONFIG"] = str(self.root / "client-config")
@@ -74,27 +73,10 @@ def _rootfs_tar(rootfs: Path) -> bytes:
     return buf.getvalue()
 
 
-def _wait_ping(host: str, proc: subprocess.Popen, deadline: float) -> None:
-    from berth.client.api import Client
-
-    client = Client(host)
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"daemon exited with {proc.returncode}")
-        try:
-            client.ping()
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise RuntimeError("daemon did not answer /_ping in time") from None
-            time.sleep(0.05)
-
-
 def _import_busybox(host: str, tar: bytes) -> None:
     from berth.client.api import Client
 
-    client = Client(host)
-    for msg in client.stream_json(
+    for msg in Client(host).stream_json(
         "POST",
         "/images/create",
         params={"fromSrc": "-", "repo": "busybox", "tag": "latest"},
@@ -104,126 +86,25 @@ def _import_busybox(host: str, tar: bytes) -> None:
             raise RuntimeError(msg["error"])
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
-def _start_berthd(root: Path, tar: bytes) -> Engine:
-    berthd = VENV_BIN / "berthd"
-    if not berthd.exists():
-        raise RuntimeError("berthd is not installed")
-    (root / "daemon.json").write_text("{}")
-    host = f"unix://{root}/b.sock"
-    log = open(root / "berthd.log", "wb")  # noqa: SIM115 (lives as long as the daemon)
-    proc = subprocess.Popen(
-        [str(berthd), "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
-         "-H", host, "--config-file", str(root / "daemon.json"), "--pidfile", str(root / "berthd.pid")],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    engine = Engine("berthd", host, proc, root)
-    try:
-        _wait_ping(host, proc, time.monotonic() + 20)
-        _import_busybox(host, tar)
-        probe = engine.run("run", "--rm", "busybox", "true", timeout=60)
-        if probe.returncode != 0:
-            raise RuntimeError(f"berthd cannot run a container: {probe.stderr.strip()}")
-    except BaseException:
-        _cleanup(engine)
-        raise
-    return engine
-
-
-def _start_dockerd(root: Path, tar: bytes) -> Engine:
-    if os.geteuid() != 0:
-        raise RuntimeError("dockerd needs root")
-    dockerd = shutil.which("dockerd")
-    if dockerd is None:
-        raise RuntimeError("dockerd is not installed")
-    host = f"unix://{root}/d.sock"
-    log = open(root / "dockerd.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [dockerd, "--iptables=false", "--bridge=none", "--data-root", str(root / "data"),
-         "--exec-root", str(root / "exec"), "-H", host, "--pidfile", str(root / "dockerd.pid")],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    engine = Engine("dockerd", host, proc, root)
-    try:
-        _wait_ping(host, proc, time.monotonic() + 60)
-        _import_busybox(host, tar)
-    except BaseException:
-        _cleanup(engine)
-        raise
-    return engine
-
-
-def _kill_leftovers(root: Path) -> None:
-    """Kill what this engine started and left behind (a shim or runtime stuck in a
-    failed create): processes whose command line names our unique root directory."""
-    marker = str(root).encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                if marker in f.read():
-                    os.kill(int(entry), signal.SIGKILL)
-        except (OSError, ProcessLookupError):
-            continue
-
-
-def _cleanup(engine: Engine) -> None:
-    """Remove every container the tests left, stop the daemon, delete its root."""
-    if engine.proc.poll() is None:
-        try:
-            ids = engine.run("ps", "-aq", timeout=30).stdout.split()
-            if ids:
-                engine.run("rm", "-f", *ids, timeout=60)
-        except Exception:
-            pass
-    _stop(engine.proc)
-    _kill_leftovers(engine.root)
-    subprocess.run(["umount", "-R", "-l", str(engine.root / "data")], capture_output=True)
-    subprocess.run(["umount", "-R", "-l", str(engine.root / "exec")], capture_output=True)
-    shutil.rmtree(engine.root, ignore_errors=True)
-
-
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
     """A daemon with a `busybox:latest` image; see the module docstring for the choice."""
-    rootfs = make_busybox_rootfs(tmp_path_factory.mktemp("cli-busybox") / "rootfs")
-    tar = _rootfs_tar(rootfs)
-    forced = os.environ.get("BERTH_CLI_TEST_ENGINE")
-    # berthd is what these tests are for: a berthd that cannot start is an error,
-    # not a quiet run against dockerd (BERTH_CLI_TEST_ENGINE=dockerd asks for that)
-    order = [forced] if forced else ["berthd"]
-    reasons = []
-    for kind in order:
-        # short path: unix socket paths are limited to 108 bytes
-        root = Path(tempfile.mkdtemp(prefix=f"bcli-{kind[0]}", dir="/tmp"))
-        try:
-            engine = (_start_berthd if kind == "berthd" else _start_dockerd)(root, tar)
-        except Exception as e:
-            reasons.append(f"{kind}: {e}")
-            shutil.rmtree(root, ignore_errors=True)
-            continue
+    tar = _rootfs_tar(make_busybox_rootfs(tmp_path_factory.mktemp("cli-busybox") / "rootfs"))
+    kind = os.environ.get("BERTH_CLI_TEST_ENGINE", "berthd")
+    if kind not in ("berthd", "dockerd"):
+        raise ValueError(f"BERTH_CLI_TEST_ENGINE={kind}: berthd or dockerd")
+    start = (
+        private_berthd("bcli-b", busybox=False) if kind == "berthd" else private_dockerd("bcli-d")
+    )
+    with start as daemon:
+        engine = Engine(kind, daemon)
+        _import_busybox(engine.host, tar)
+        probe = engine.run("run", "--rm", "busybox", "true", timeout=60)
+        assert probe.returncode == 0, f"{kind} cannot run a container: {probe.stderr.strip()}"
         reporter = request.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
-            note = f" ({'; '.join(reasons)})" if reasons else ""
-            reporter.write_line(f"\ncli integration tests run against {kind}{note}")
-        try:
-            yield engine
-        finally:
-            _cleanup(engine)
-        return
-    if "berthd" in order:
-        raise RuntimeError("berthd could not serve the CLI tests: " + "; ".join(reasons))
-    pytest.skip("no Engine API daemon could run: " + "; ".join(reasons))
+            reporter.write_line(f"\ncli integration tests run against {kind}")
+        yield engine
 
 
 @pytest.fixture

@@ -12,19 +12,9 @@ from pathlib import Path
 import pytest
 
 from berth.client.api import Client
+from tests.support.poll import wait_until
 
 pytestmark = pytest.mark.docker
-
-
-def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_exit_codes_follow_docker(engine) -> None:
@@ -128,7 +118,7 @@ def test_rm_running_needs_force(engine, name: str) -> None:
 def test_logs_streams_tail_and_timestamps(engine, name: str) -> None:
     engine.ok("run", "--name", name, "busybox", "sh", "-c", "echo one; echo two; echo three >&2")
     # the log writer may still be draining the pipes when `run` returns
-    logs = wait_for(
+    logs = wait_until(
         lambda: (r := engine.run("logs", name)).stderr == "three\n" and r, what="complete logs"
     )
     assert logs.stdout == "one\ntwo\n"

@@ -14,6 +14,8 @@ import time
 import pexpect
 import pytest
 
+from tests.support.poll import wait_until
+
 pytestmark = pytest.mark.docker
 
 PROMPT = "# "
@@ -61,10 +63,7 @@ def test_seed_sequence(engine, name: str) -> None:
     back.expect("back-2")
     back.sendline("exit 7")
     assert finish(back) == 7
-    deadline = time.monotonic() + 20
-    while status_of(engine, name) != "exited":
-        assert time.monotonic() < deadline, "container did not exit"
-        time.sleep(0.05)
+    wait_until(lambda: status_of(engine, name) == "exited", 20, "the container to exit")
     assert "Exited (7)" in engine.ok("ps", "-a", "--filter", f"name={name}")
     assert engine.ok("rm", name).strip() == name
 
@@ -93,10 +92,7 @@ def test_custom_detach_keys_and_ctrl_c_reaches_the_container(engine, name: str) 
     )
     shell.expect(PROMPT)
     shell.sendline("sleep 1000")
-    deadline = time.monotonic() + 20
-    while "sleep 1000" not in engine.ok("top", name):
-        assert time.monotonic() < deadline, "sleep never started"
-        time.sleep(0.05)
+    wait_until(lambda: "sleep 1000" in engine.ok("top", name), 20, "sleep to start")
     shell.sendcontrol("c")  # raw mode: the container's shell gets SIGINT, the CLI lives on
     shell.expect(PROMPT)
     shell.send("\x01x")

@@ -10,14 +10,10 @@ import time
 
 import pytest
 
+from tests.support.poll import wait_until
+from tests.support.ports import free_port
+
 pytestmark = pytest.mark.docker
-
-
-def wait_until(predicate, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def running(engine, name: str) -> bool:
@@ -71,9 +67,9 @@ def test_networks_list_like_docker(engine, name: str) -> None:
         assert engine.ok("network", "ls") == theirs.stdout
     net = name + "-net"
     created = engine.run("network", "create", "--internal", net)
-    if created.returncode != 0:
+    if created.returncode != 0 and engine.kind != "berthd":  # berthd has networks: it must work
         pytest.skip(f"this engine cannot create networks here: {created.stderr.strip()}")
-    assert re.fullmatch(r"[0-9a-f]{64}\n", created.stdout)
+    assert re.fullmatch(r"[0-9a-f]{64}\n", created.stdout), created.stderr
     assert engine.ok("network", "inspect", "-f", "{{.Name}} {{.Internal}}", net) == f"{net} true\n"
     assert engine.ok("network", "rm", net) == net + "\n"
 
@@ -139,7 +135,9 @@ def test_exec_flags(engine, name: str) -> None:
     )
     assert engine.ok("exec", "-d", name, "sh", "-c", "echo detached > /tmp/d") == ""
     wait_until(
-        lambda: engine.run("exec", name, "cat", "/tmp/d").stdout == "detached\n", "detached exec"
+        lambda: engine.run("exec", name, "cat", "/tmp/d").stdout == "detached\n",
+        20,
+        "detached exec",
     )
     assert engine.ok("exec", "-i", name, "cat", input="via stdin\n") == "via stdin\n"
     assert engine.run("exec", name, "nosuchcmd").returncode in (126, 127)
@@ -166,7 +164,7 @@ def test_start_attach_and_attach_without_tty(engine, name: str) -> None:
         "-c",
         "read line; echo attached:$line; exit 4",
     )
-    wait_until(lambda: running(engine, other), "container start")
+    wait_until(lambda: running(engine, other), 20, "container start")
     attached = engine.run("attach", other, input="hi\n")
     # like docker: the stream ends when our stdin does (the container was not
     # created with StdinOnce), so the reply is in the logs, the code in the exit
@@ -220,17 +218,16 @@ def test_stats_streams_until_interrupted(engine, name: str) -> None:
 def test_published_ports(engine, name: str) -> None:
     import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     started = engine.run("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:80", "-p", "9090",
                          "busybox", "httpd", "-f", "-p", "80")  # fmt: skip
-    if started.returncode != 0:
+    if started.returncode != 0 and engine.kind != "berthd":  # berthd publishes: it must work
         engine.run("rm", "-f", name)
         pytest.skip(f"this engine cannot publish ports here: {started.stderr.strip()}")
+    assert started.returncode == 0, started.stderr
     try:
         lines = engine.ok("port", name).splitlines()
-        if not lines:
+        if not lines and engine.kind != "berthd":
             pytest.skip("this engine runs without a bridge network: nothing is published")
         assert f"80/tcp -> 127.0.0.1:{port}" in lines
         assert any(re.fullmatch(r"9090/tcp -> 0\.0\.0\.0:\d+", line) for line in lines)
@@ -249,7 +246,7 @@ def test_published_ports(engine, name: str) -> None:
             except OSError:
                 return b""
 
-        wait_until(lambda: b"served" in fetch(), "the published port to answer")
+        wait_until(lambda: b"served" in fetch(), 20, "the published port to answer")
     finally:
         engine.run("rm", "-f", name)
 
@@ -264,12 +261,6 @@ def test_build_context_and_quiet(engine, tmp_path) -> None:
     (ctx / "kept.txt").write_text("k")
     (ctx / "secret.txt").write_text("s")
     built = engine.run("build", "--network", "none", "-t", "cli-built:1", str(ctx), timeout=120)
-    if (
-        built.returncode != 0
-        and engine.kind == "berthd"
-        and "not implemented" in built.stderr.lower()
-    ):
-        pytest.skip(f"berthd cannot build yet: {built.stderr.strip()}")
     assert built.returncode == 0, built.stderr
     assert engine.ok("run", "--rm", "cli-built:1") == "built\n"
     listing = engine.ok("run", "--rm", "cli-built:1", "ls", "/ctx").split()

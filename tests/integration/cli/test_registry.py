@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pexpect
 import pytest
 
+from tests.support.ports import free_port, wait_listening
+
 pytestmark = pytest.mark.docker
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -36,14 +30,7 @@ def registry(tmp_path: Path):
         [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "registry did not start"
-                time.sleep(0.05)
+        wait_listening(port, proc, what="docker-registry")
         yield f"127.0.0.1:{port}"
     finally:
         proc.terminate()
@@ -112,15 +99,7 @@ def berth_registry(engine, tmp_path: Path):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=engine.env(),
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None, "berth registry serve exited"
-                assert time.monotonic() < deadline, "berth registry did not start"
-                time.sleep(0.05)
+        wait_listening(port, proc, what="berth registry serve")
         yield f"127.0.0.1:{port}"
     finally:
         proc.terminate()
