@@ -166,15 +166,12 @@ class ShimTasks:
         return ExecHandle(pid=result.pid, stream=None)
 
     def exec_wait(self, cid: str, exec_id: str) -> int | None:
-        shim = self._shim(cid)
-        while True:
-            try:
-                st = shim.exec_state(exec_id)
-            except (NotFound, Unavailable):
-                return None
-            if not st.running:
-                return st.exit_code
-            time.sleep(0.05)
+        """The exec's exit code once it has exited (the shim answers then: no polling);
+        None when the shim or its record of the exec is gone."""
+        try:
+            return self._shim(cid).exec_wait(exec_id).exit_code
+        except (NotFound, Unavailable):
+            return None
 
     def cleanup(self, cid: str) -> None:
         from berth.shim import client
