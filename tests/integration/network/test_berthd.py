@@ -12,15 +12,17 @@ from __future__ import annotations
 import ipaddress
 import shutil
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from berth.network.netlink import host_routes
+from tests.support.berthd import Berthd, private_berthd
+from tests.support.poll import wait_until
+from tests.support.rootfs import make_busybox_rootfs
 
-from .berthd_fixture import Berthd, busybox_image_tar
+from .berthd_fixture import busybox_image_tar
 
 CGI = "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\necho 'frontend says:'\nwget -q -O - http://api/records.txt\n"
 
@@ -35,19 +37,11 @@ def _free_subnet() -> str:
 
 
 @pytest.fixture(scope="module")
-def daemon(tmp_path_factory):
-    import os
-
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    root = tmp_path_factory.mktemp("berthd-net")
-    d = Berthd(root)
-    d.start()
-    try:
+def daemon():
+    """A private berthd (shared harness): after the module, no container, mount, shim,
+    bridge, chain or proxy of it may remain."""
+    with private_berthd("bdnet-", busybox=False) as d:
         yield d
-    finally:
-        d.stop()
-        subprocess.run(["umount", "-R", str(d.data_root)], capture_output=True)
 
 
 def _cli(kind: str, daemon: Berthd) -> list[str]:
@@ -56,7 +50,7 @@ def _cli(kind: str, daemon: Berthd) -> list[str]:
         if exe is None:
             pytest.skip("docker CLI is not installed")
         return [exe, "-H", daemon.host]
-    return [str(Path(__import__("sys").executable).parent / "berth"), "-H", daemon.host]
+    return daemon.cli_argv()
 
 
 def _run(cli: list[str], *args: str, check: bool = True, timeout: float = 60) -> str:
@@ -67,15 +61,27 @@ def _run(cli: list[str], *args: str, check: bool = True, timeout: float = 60) ->
 
 
 def _fetch(port: int, path: str) -> str:
-    deadline = time.monotonic() + 20
-    while True:
+    """GET http://127.0.0.1:PORT/PATH, polled until it answers (20 s)."""
+    answers: list[str] = []
+
+    def get() -> bool:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
-                return r.read().decode()
+                answers.append(r.read().decode())
+            return True
         except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+            return False
+
+    wait_until(get, 20, f"an answer from 127.0.0.1:{port}{path}", interval=0.1)
+    return answers[-1]
+
+
+def _import_busybox(cli: list[str], img: str, tmp_path: Path) -> None:
+    """`import -` the busybox test rootfs as `img`."""
+    tar = busybox_image_tar(tmp_path, make_busybox_rootfs)
+    with tar.open("rb") as f:
+        p = subprocess.run([*cli, "import", "-", img], stdin=f, capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr
 
 
 def _database(cli: list[str], net: str, vol: str, img: str, script: str) -> None:
@@ -89,21 +95,9 @@ def _database(cli: list[str], net: str, vol: str, img: str, script: str) -> None
 
 @pytest.mark.parametrize("kind", ["berth", "docker"])
 def test_three_tier_through_berthd(daemon, kind, tmp_path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "berth_root_conftest", Path(__file__).parents[2] / "conftest.py"
-    )
-    conftest = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(conftest)
     cli = _cli(kind, daemon)
     img = f"bt-busybox-{kind}"
-    tar = busybox_image_tar(tmp_path, conftest.make_busybox_rootfs)
-    with tar.open("rb") as f:
-        p = subprocess.run(
-            [*cli, "import", "-", img], stdin=f, capture_output=True, text=True, timeout=120
-        )
-    assert p.returncode == 0, p.stderr
+    _import_busybox(cli, img, tmp_path)
     www = tmp_path / "www"
     (www / "cgi-bin").mkdir(parents=True)
     (www / "cgi-bin" / "index.cgi").write_text(CGI)
@@ -137,21 +131,11 @@ def test_three_tier_through_berthd(daemon, kind, tmp_path):
 
 
 def test_connect_publish_all_and_bad_input_with_docker_cli(daemon, tmp_path):
-    import importlib.util
     import json
 
-    spec = importlib.util.spec_from_file_location(
-        "berth_root_conftest", Path(__file__).parents[2] / "conftest.py"
-    )
-    conftest = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(conftest)
     cli = _cli("docker", daemon)
     img = "bt-busybox-extra"
-    tar = busybox_image_tar(tmp_path, conftest.make_busybox_rootfs)
-    with tar.open("rb") as f:
-        subprocess.run(
-            [*cli, "import", "-", img], stdin=f, check=True, capture_output=True, timeout=120
-        )
+    _import_busybox(cli, img, tmp_path)
     subnet = _free_subnet()
     try:
         _run(cli, "network", "create", "--subnet", subnet, "--label", "kind=test", "extra")
@@ -263,21 +247,11 @@ def test_connect_publish_all_and_bad_input_with_docker_cli(daemon, tmp_path):
 
 
 def test_volumes_and_mounts_with_docker_cli(daemon, tmp_path):
-    import importlib.util
     import json
 
-    spec = importlib.util.spec_from_file_location(
-        "berth_root_conftest", Path(__file__).parents[2] / "conftest.py"
-    )
-    conftest = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(conftest)
     cli = _cli("docker", daemon)
     img = "bt-busybox-vol"
-    tar = busybox_image_tar(tmp_path, conftest.make_busybox_rootfs)
-    with tar.open("rb") as f:
-        subprocess.run(
-            [*cli, "import", "-", img], stdin=f, check=True, capture_output=True, timeout=120
-        )
+    _import_busybox(cli, img, tmp_path)
 
     def run_to_end(*args: str) -> str:
         cid = _run(cli, "run", "-d", *args).strip()
@@ -341,20 +315,9 @@ def test_volumes_and_mounts_with_docker_cli(daemon, tmp_path):
 
 
 def test_hosts_and_resolv_conf_flags(daemon, tmp_path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "berth_root_conftest", Path(__file__).parents[2] / "conftest.py"
-    )
-    conftest = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(conftest)
     cli = _cli("docker", daemon)
     img = "bt-busybox-files"
-    tar = busybox_image_tar(tmp_path, conftest.make_busybox_rootfs)
-    with tar.open("rb") as f:
-        subprocess.run(
-            [*cli, "import", "-", img], stdin=f, check=True, capture_output=True, timeout=120
-        )
+    _import_busybox(cli, img, tmp_path)
     cid = _run(cli, "run", "-d", "--hostname", "box", "--add-host", "db.local:10.1.2.3", "--dns", "192.0.2.53",
                "--dns-search", "corp.test", img, "cat", "/etc/hosts", "/etc/resolv.conf").strip()  # fmt: skip
     try:
@@ -398,20 +361,9 @@ def test_network_create_options_with_docker_cli(daemon):
 
 
 def test_daemon_restart_keeps_connectivity(daemon, tmp_path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "berth_root_conftest", Path(__file__).parents[2] / "conftest.py"
-    )
-    conftest = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(conftest)
     cli = _cli("docker", daemon)
     img = "bt-busybox-restart"
-    tar = busybox_image_tar(tmp_path, conftest.make_busybox_rootfs)
-    with tar.open("rb") as f:
-        subprocess.run(
-            [*cli, "import", "-", img], stdin=f, check=True, capture_output=True, timeout=120
-        )
+    _import_busybox(cli, img, tmp_path)
     www = tmp_path / "www"
     www.mkdir()
     (www / "index.html").write_text("survives restarts\n")
