@@ -220,8 +220,10 @@ def _fork_cli(args: list[str], stdio: tuple[int, int, int]) -> int:
             traceback.print_exc()
     finally:
         for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()  # what a fresh interpreter flushes as it exits
+            try:
+                stream.flush()  # as the command line's main does before it exits
+            except (OSError, ValueError):
+                code = code or 120
         os._exit(code)
 
 
