@@ -245,7 +245,12 @@ def start_loaded(container: Container) -> Container:
         os.set_blocking(fd, True)
         while (byte := os.read(fd, 1)) == b"":
             if not state.alive(container.state):
-                raise Conflict("cannot start a container that has stopped")
+                # It may have opened, written and gone (even run its program)
+                # since our read: its byte would be waiting.
+                byte = os.read(fd, 1)
+                if byte == b"":
+                    raise Conflict("cannot start a container that has stopped")
+                break
             time.sleep(0.0005)
         if byte != b"0":
             raise InternalError(f"container {container_id}: the init wrote {byte!r} on the fifo")
