@@ -199,8 +199,9 @@ class Berthd(DockerCli):
 
     def remove_all(self) -> None:
         """Force-remove every container."""
-        _, docs = self.request("GET", "/containers/json?all=1")
-        for doc in docs or []:
+        status, docs = self.request("GET", "/containers/json?all=1")
+        assert status == 200, f"cannot list containers: {status} {docs}\n{self.log_tail()}"
+        for doc in docs:
             self.request("DELETE", f"/containers/{doc['Id']}?force=1")
 
     # ---- what it has on the host ---------------------------------------------------------
@@ -311,13 +312,18 @@ def shutdown(d: Berthd, check: bool = True, keep_log: Path | None = None) -> Non
             subprocess.run(["ip", "link", "del", d.bridge], capture_output=True)
         if keep_log is not None and d.log.exists():
             shutil.copy(d.log, keep_log)
+        log = d.log_tail()
         subprocess.run(["rm", "-rf", str(d.root)], check=False)
     if check:
-        assert not mounts, f"mounts left behind: {mounts}"
-        assert not shims, f"shims left behind: {shims}"
-        assert not strays, f"processes left behind: {[procs.cmdline(p) for p in strays]}"
-        assert not containers, f"container processes left behind: {containers}"
-        assert not network, f"network objects left behind: {network}"
+        left = {
+            "mounts": mounts,
+            "shims": shims,
+            "processes": [procs.cmdline(p) for p in strays],
+            "container processes": containers,
+            "network objects": network,
+        }
+        left = {k: v for k, v in left.items() if v}
+        assert not left, f"berthd left behind: {left}\nits log:\n{log}"
 
 
 def _has_containers(d: Berthd) -> bool:

@@ -14,26 +14,17 @@ import pytest
 
 from berth.storage import mounting
 
-from .engines import DOCKER, Daemon, start_berthd
+from .engines import DOCKER, RUNTIME, Daemon, private_berthd
 
 
 @pytest.fixture(scope="module")
-def berthd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
+def berthd() -> Iterator[Daemon]:
+    """A private berthd (shared harness) with runc; docker() output as bytes. After the
+    module no mount under its roots (the build state's included) may remain."""
     if not os.path.exists(DOCKER):
         pytest.skip("the docker CLI is not installed")
-    d = start_berthd(tmp_path_factory.mktemp("berthd"))
-    try:
+    with private_berthd("bdbuild-", runtime=RUNTIME, text_output=False) as d:
         yield d
-    finally:
-        for line in d.docker("ps", "-aq", check=False).stdout.decode().split():
-            d.docker("rm", "-f", line, check=False)
-        d.stop()
-        left = mounting.mounts_under(d.root / "data" / "build")
-        for point in mounting.mounts_under(d.root):  # other areas' (netns dir) too
-            mounting.unmount(Path(point))
-        assert left == [], left
 
 
 def test_docker_build_tags_args_labels_iidfile(berthd: Daemon, tmp_path: Path) -> None:
@@ -53,7 +44,7 @@ def test_docker_build_tags_args_labels_iidfile(berthd: Daemon, tmp_path: Path) -
     out = res.stdout.decode()
     assert "Step 1/6 : FROM busybox" in out
     assert "Successfully tagged api:1" in out and "Successfully tagged api:latest" in out
-    info = berthd.inspect("api:1")
+    info = berthd.inspect_image("api:1")
     assert iid.read_text().strip() == info["Id"]
     assert info["Config"]["Labels"] == {"k": "v"}
     assert info["Config"]["Cmd"] == ["cat", "/who"]
@@ -112,14 +103,16 @@ def test_stream_protocol(berthd: Daemon) -> None:
         info = tarfile.TarInfo("Dockerfile")
         info.size = len(data)
         tf.addfile(info, io.BytesIO(data))
-    status, raw = berthd.request("POST", "/v1.43/build?t=proto:1&nocache=1", buf.getvalue())
+    status, raw = berthd.request(
+        "POST", "/v1.43/build?t=proto:1&nocache=1", buf.getvalue(), decode=False
+    )
     assert status == 200
     msgs = [json.loads(line) for line in raw.decode().splitlines()]
     assert msgs[0] == {"stream": "Step 1/2 : FROM busybox\n"}
     aux = [m["aux"]["ID"] for m in msgs if "aux" in m]
     assert len(aux) == 1 and aux[0].startswith("sha256:")
     assert msgs[-1] == {"stream": "Successfully tagged proto:1\n"}
-    status, raw = berthd.request("POST", "/build?remote=https://example.com/x.git", b"")
+    status, _ = berthd.request("POST", "/build?remote=https://example.com/x.git", b"")
     assert status == 501
 
 
@@ -142,7 +135,7 @@ def test_commit(berthd: Daemon) -> None:
             "commit", "-m", "a message", "-a", "An Author", "-c", "ENV COMMITTED=yes",
             "-c", 'CMD ["cat", "/made"]', cid, "committed:1",
         ).stdout.decode().strip()  # fmt: skip
-        info = berthd.inspect("committed:1")
+        info = berthd.inspect_image("committed:1")
         assert info["Id"] == new
         assert info["Author"] == "An Author"
         assert info["Comment"] == "a message"
@@ -167,7 +160,7 @@ def test_from_pulls_missing_images_and_pull_flag(berthd: Daemon, tmp_path: Path)
         ctx.mkdir()
         (ctx / "Dockerfile").write_text(f"FROM {ref}\nRUN echo pulled > /p\n")
         out = berthd.docker("build", "-t", "pulled:1", str(ctx)).stdout.decode()
-        assert berthd.inspect(ref)["Id"]  # the base arrived through the registry
+        assert berthd.inspect_image(ref)["Id"]  # the base arrived through the registry
         assert "Step 2/2 : RUN echo pulled > /p" in out
         out = berthd.docker("build", "--pull", "-t", "pulled:1", str(ctx)).stdout.decode()
         assert "Using cache" in out  # same base digest: the cache still applies

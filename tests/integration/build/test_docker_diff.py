@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from berth.storage import mounting
-
-from .engines import DOCKER, Daemon, start_berthd, start_dockerd, stop_dockerd
+from .engines import RUNTIME, Daemon, private_berthd, private_dockerd
 
 pytestmark = pytest.mark.docker
 
@@ -136,29 +133,15 @@ def _context(root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Daemon, Daemon]]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    if not os.path.exists(DOCKER):
-        pytest.skip("the docker CLI is not installed")
-    root = tmp_path_factory.mktemp("diff")
-    dockerd = start_dockerd(root / "dockerd")
-    if dockerd is None:
-        pytest.skip("a private dockerd cannot run here (see its log under the test's tmp dir)")
-    berthd = None
-    try:
-        berthd = start_berthd(root / "berthd")
-        image = berthd.docker("save", "busybox:latest").stdout
-        dockerd.docker("load", input=image)
+def engines() -> Iterator[tuple[Daemon, Daemon]]:
+    """berthd and a private dockerd (shared harness; skipped with the reason when
+    dockerd cannot run), both holding berth's busybox; docker() output as bytes."""
+    with (
+        private_dockerd("bdk-diff-", text_output=False) as dockerd,
+        private_berthd("bd-diff-", runtime=RUNTIME, text_output=False) as berthd,
+    ):
+        dockerd.docker("load", input=berthd.docker("save", "busybox:latest").stdout)
         yield berthd, dockerd
-    finally:
-        if berthd is not None:
-            for cid in berthd.docker("ps", "-aq", check=False).stdout.decode().split():
-                berthd.docker("rm", "-f", cid, check=False)
-            berthd.stop()
-        stop_dockerd(dockerd)
-        for point in mounting.mounts_under(root):
-            subprocess.run(["umount", "-l", point], capture_output=True)
 
 
 def _listing(d: Daemon, image: str) -> dict[str, tuple]:
@@ -193,7 +176,7 @@ def test_same_config_and_tree(engines: tuple[Daemon, Daemon], tmp_path: Path, na
     tag = f"diff-{name}:1"
     for d in (berthd, dockerd):
         d.docker("build", "--network", "none", "-t", tag, str(ctx))
-    ours, theirs = berthd.inspect(tag), dockerd.inspect(tag)
+    ours, theirs = berthd.inspect_image(tag), dockerd.inspect_image(tag)
     for key in CONFIG_KEYS:
         assert (ours["Config"].get(key) or None) == (theirs["Config"].get(key) or None), key
     assert ours["Author"] == theirs["Author"]
@@ -220,7 +203,7 @@ def test_onbuild_child_same_as_docker(engines: tuple[Daemon, Daemon], tmp_path: 
     (ctx / "Dockerfile").write_text('FROM diff-parent:1\nCMD ["true"]\n')
     for d in (berthd, dockerd):
         d.docker("build", "--network", "none", "-t", "diff-child:1", str(ctx))
-    ours, theirs = berthd.inspect("diff-child:1"), dockerd.inspect("diff-child:1")
+    ours, theirs = berthd.inspect_image("diff-child:1"), dockerd.inspect_image("diff-child:1")
     for key in CONFIG_KEYS:
         assert (ours["Config"].get(key) or None) == (theirs["Config"].get(key) or None), key
     a, b = _listing(berthd, "diff-child:1"), _listing(dockerd, "diff-child:1")
@@ -241,7 +224,10 @@ def test_commit_same_as_docker(engines: tuple[Daemon, Daemon]) -> None:
             "-c", "EXPOSE 8080", "-c", "WORKDIR /data", "to-commit", "diff-committed:1",
         )  # fmt: skip
         d.docker("rm", "to-commit")
-    ours, theirs = berthd.inspect("diff-committed:1"), dockerd.inspect("diff-committed:1")
+    ours, theirs = (
+        berthd.inspect_image("diff-committed:1"),
+        dockerd.inspect_image("diff-committed:1"),
+    )
     for key in ("Env", "Cmd", "Entrypoint", "WorkingDir", "ExposedPorts", "User", "Labels"):
         assert (ours["Config"].get(key) or None) == (theirs["Config"].get(key) or None), key
     a, b = _listing(berthd, "diff-committed:1"), _listing(dockerd, "diff-committed:1")

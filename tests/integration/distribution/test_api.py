@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from berth.distribution.testing import Layout, Registry, start_berth_registry, stop
+from tests.support.berthd import private_berthd
 
 docker = pytest.importorskip("docker")
 
@@ -24,36 +21,10 @@ if os.geteuid() != 0:
 
 @contextlib.contextmanager
 def running_berthd(*flags: str) -> Iterator[str]:
-    """A private berthd (extra `flags`) on a temporary root; yields its unix:// address."""
-    berthd_bin = Path(sys.executable).parent / "berthd"
-    if not berthd_bin.exists():
-        pytest.skip("berthd is not installed")
-    root = Path(tempfile.mkdtemp(prefix="bdapi-", dir="/tmp"))  # short: socket path limit
-    sock = root / "b.sock"
-    log = (root / "berthd.log").open("wb")
-    proc = subprocess.Popen(
-        [str(berthd_bin), "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
-         "-H", f"unix://{sock}", *flags],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while not sock.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.skip(f"berthd did not start: {(root / 'berthd.log').read_text()[-800:]}")
-            time.sleep(0.05)
-        yield f"unix://{sock}"
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
-        subprocess.run(["umount", "-R", "-l", str(root / "data")], capture_output=True)
-        subprocess.run(["rm", "-rf", str(root)], capture_output=True)
+    """A private berthd (shared harness, extra `flags`); yields its unix:// address.
+    A berthd that does not start fails the test."""
+    with private_berthd("bdapi-", busybox=False, args=flags) as d:
+        yield d.host
 
 
 @pytest.fixture

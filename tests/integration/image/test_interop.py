@@ -1,80 +1,31 @@
 """Compatibility with real tools: a private dockerd (save/load both ways), skopeo, umoci.
 
-The dockerd runs on a private data root and socket (never the host's), with no
-iptables and no bridge, and is stopped (with the containerd it spawned) at the
-end of the module. Tests skip with the reason when it cannot start.
+The dockerd (tests/support/dockerd.py) runs on a private data root and socket
+(never the host's), with no iptables and no bridge, and is stopped (with the
+containerd it spawned) at the end of the module. Tests skip with the reason
+when it cannot start.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import shutil
-import signal
 import subprocess
 import tarfile
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from berth.image.service import ImageService
-
-
-class Dockerd:
-    def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="bimg-d", dir="/tmp"))  # short socket path
-        self.host = f"unix://{self.dir}/d.sock"
-        log = open(self.dir / "dockerd.log", "wb")  # noqa: SIM115 (the child keeps it)
-        self.proc = subprocess.Popen(
-            ["dockerd", "--iptables=false", "--bridge=none", "--data-root", str(self.dir / "root"),
-             "--exec-root", str(self.dir / "exec"), "-H", self.host, "--pidfile", str(self.dir / "d.pid")],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        log.close()
-
-    def docker(self, *args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            ["docker", "-H", self.host, *args], capture_output=True, check=check, timeout=120, **kw
-        )
-
-    def wait_ready(self, deadline: float = 60) -> str | None:
-        end = time.monotonic() + deadline
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                return (self.dir / "dockerd.log").read_text(errors="replace")[-400:]
-            if self.docker("version", check=False).returncode == 0:
-                return None
-            time.sleep(0.1)
-        return "dockerd did not answer within 60s"
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        for d in ("exec", "root"):
-            subprocess.run(["umount", "-R", "-l", str(self.dir / d)], capture_output=True)
-        shutil.rmtree(self.dir, ignore_errors=True)
+from tests.support.dockerd import Dockerd, private_dockerd
 
 
 @pytest.fixture(scope="module")
 def dockerd() -> Iterator[Dockerd]:
-    if os.geteuid() != 0 or not shutil.which("dockerd") or not shutil.which("docker"):
-        pytest.skip("a private dockerd needs root, dockerd and the docker CLI")
-    d = Dockerd()
-    try:
-        problem = d.wait_ready()
-        if problem:
-            pytest.skip(f"private dockerd cannot start here: {problem}")
+    """A private dockerd (shared harness; skipped with the reason when it cannot run)."""
+    with private_dockerd("bimg-d", text_output=False) as d:
         yield d
-    finally:
-        d.close()
 
 
 def _docker_id(d: Dockerd, ref: str) -> str:

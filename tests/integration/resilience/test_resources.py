@@ -3,13 +3,8 @@ stats, update; impossible limits refused with Docker's 400s, nothing created."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import signal
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -17,9 +12,10 @@ from urllib.parse import quote
 import docker
 import pytest
 
+from tests.support.dockerd import private_dockerd
+
 from .conftest import LABEL, cgroups_of, poll
 
-DOCKER_CLI = "/usr/local/bin/docker"
 V1 = (
     Path("/sys/fs/cgroup/memory").is_dir()
     and not Path("/sys/fs/cgroup/cgroup.controllers").exists()
@@ -203,56 +199,17 @@ def test_cli_refuses_what_docker_refuses(engine):
 
 @pytest.fixture(scope="module")
 def dockerd(daemon, tmp_path_factory):
-    """A private dockerd (no iptables, no bridge) with berth's busybox loaded."""
-    if not (shutil.which("dockerd") and os.path.exists(DOCKER_CLI)):
-        pytest.skip("dockerd or the docker CLI is not installed")
-    root = Path(tempfile.mkdtemp(prefix="rs-dockerd-", dir="/tmp"))
-    sock = root / "d.sock"
-    log = open(root / "log", "wb")  # noqa: SIM115 (open for the daemon's life)
-    proc = subprocess.Popen(
-        [
-            "dockerd", "--iptables=false", "--bridge=none", "--data-root", str(root / "data"),
-            "--exec-root", str(root / "exec"), "-H", f"unix://{sock}",
-            "--pidfile", str(root / "d.pid"), "--config-file", str(_empty_json(root)),
-        ],
-        stdout=log, stderr=log, start_new_session=True,
-    )  # fmt: skip
-    docker_cli = [DOCKER_CLI, "-H", f"unix://{sock}"]
-    try:
-        ok = poll(
-            lambda: proc.poll() is not None
-            or subprocess.run([*docker_cli, "version"], capture_output=True).returncode == 0,
-            60, 0.2,
-        )  # fmt: skip
-        if not ok or proc.poll() is not None:
-            pytest.skip(f"dockerd did not start: {(root / 'log').read_text()[-500:]}")
+    """A private dockerd (shared harness: no iptables, no bridge; skipped with the
+    reason when it cannot run) with berth's busybox loaded, through docker-py."""
+    with private_dockerd("rs-dockerd-") as d:
         tar = tmp_path_factory.mktemp("busybox") / "busybox.tar"
         daemon.cli("save", "-o", str(tar), "busybox:latest")
-        subprocess.run([*docker_cli, "load", "-i", str(tar)], capture_output=True, check=True)
-        yield docker.DockerClient(base_url=f"unix://{sock}", timeout=60)
-    finally:
-        kids = [int(p) for p in os.listdir("/proc") if p.isdigit() and str(root).encode() in
-                Path(f"/proc/{p}/cmdline").read_bytes()] if proc.poll() is None else []  # fmt: skip
-        proc.terminate()
+        d.docker("load", "-i", str(tar))
+        client = docker.DockerClient(base_url=d.host, timeout=60)
         try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        for pid in kids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        with open("/proc/self/mountinfo") as f:
-            mounts = [ln.split()[4] for ln in f if ln.split()[4].startswith(str(root))]
-        for m in reversed(mounts):
-            subprocess.run(["umount", "-l", m], capture_output=True)
-        subprocess.run(["rm", "-rf", str(root)], check=False)
-
-
-def _empty_json(root: Path) -> Path:
-    path = root / "daemon.json"
-    path.write_text("{}")
-    return path
+            yield client
+        finally:
+            client.close()
 
 
 @pytest.mark.docker
