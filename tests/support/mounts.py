@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -22,3 +24,16 @@ def unmount_all(targets: list[str]) -> None:
     """Lazy-unmount `targets`, the last mounted first."""
     for target in reversed(targets):
         subprocess.run(["umount", "-l", target], capture_output=True, check=False)
+
+
+@contextlib.contextmanager
+def unmounting(path: Path) -> Iterator[Path]:
+    """Yields `path`; afterwards every mount at or below it is unmounted (through
+    berth's own unmount, deepest first), whatever the test left."""
+    from berth.storage import mounting
+
+    try:
+        yield path
+    finally:
+        for point in mounting.mounts_under(path):
+            mounting.unmount(Path(point))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
+from collections.abc import Iterator
 
+from tests.support import procs
 from tests.support.poll import wait_until
 
 
@@ -30,3 +33,19 @@ def wait_listening(
             return False
 
     wait_until(up, timeout, f"{what} to listen on 127.0.0.1:{port}")
+
+
+@contextlib.contextmanager
+def serving(
+    argv: list[str], port: int, what: str, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Run a server that listens on 127.0.0.1:`port`; yields "127.0.0.1:PORT" once
+    it accepts, and stops it (by pid) afterwards."""
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True
+    )
+    try:
+        wait_listening(port, proc, what=what)
+        yield f"127.0.0.1:{port}"
+    finally:
+        procs.stop(proc, 10)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
+
+import pytest
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -21,3 +24,9 @@ def tool(name: str) -> str:
             f"{name} is not installed in {VENV_BIN}: run scripts/install-deps.sh"
         )
     return str(path)
+
+
+def require_root(why: str = "needs root") -> None:
+    """Skip the test unless it runs as root (real mounts, namespaces, cgroups)."""
+    if os.geteuid() != 0:
+        pytest.skip(why)

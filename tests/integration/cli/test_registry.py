@@ -9,7 +9,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.support.ports import free_port, wait_listening
+from tests.support.ports import free_port, serving
 
 pytestmark = pytest.mark.docker
 
@@ -26,15 +26,8 @@ def registry(tmp_path: Path):
         f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path}/data\n"
         f"http:\n  addr: 127.0.0.1:{port}\n"
     )
-    proc = subprocess.Popen(
-        [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_listening(port, proc, what="docker-registry")
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with serving([binary, "serve", str(config)], port, "docker-registry") as address:
+        yield address
 
 
 def test_push_pull_and_pull_on_run(engine, registry: str) -> None:
@@ -93,17 +86,10 @@ def berth_registry(engine, tmp_path: Path):
         capture_output=True,
     )
     port = free_port()
-    proc = subprocess.Popen(
-        [engine.berth, "registry", "serve", "--addr", f"127.0.0.1:{port}", "--root", str(tmp_path / "data"),
-         "--htpasswd", str(tmp_path / "htpasswd")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=engine.env(),
-    )  # fmt: skip
-    try:
-        wait_listening(port, proc, what="berth registry serve")
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    argv = [engine.berth, "registry", "serve", "--addr", f"127.0.0.1:{port}",
+            "--root", str(tmp_path / "data"), "--htpasswd", str(tmp_path / "htpasswd")]  # fmt: skip
+    with serving(argv, port, "berth registry serve", env=engine.env()) as address:
+        yield address
 
 
 def test_login_push_manifest_logout(engine, berth_registry: str) -> None:

@@ -7,6 +7,7 @@ the benchmarks can use them too.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -35,31 +36,31 @@ def _start(kind: str, root: Path) -> Registry:
         pytest.skip(str(e))
 
 
-@pytest.fixture
-def berth_registry(tmp_path: Path) -> Iterator[Registry]:
-    reg = _start("berth", tmp_path / "berth-registry")
+@contextlib.contextmanager
+def _running(kind: str, root: Path) -> Iterator[Registry]:
+    reg = _start(kind, root)
     try:
         yield reg
     finally:
         stop(reg.proc)
+
+
+@pytest.fixture
+def berth_registry(tmp_path: Path) -> Iterator[Registry]:
+    with _running("berth", tmp_path / "berth-registry") as reg:
+        yield reg
 
 
 @pytest.fixture
 def docker_registry(tmp_path: Path) -> Iterator[Registry]:
-    reg = _start("docker", tmp_path / "docker-registry")
-    try:
+    with _running("docker", tmp_path / "docker-registry") as reg:
         yield reg
-    finally:
-        stop(reg.proc)
 
 
 @pytest.fixture(params=["berth", "docker"])
 def any_registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Registry]:
-    reg = _start(request.param, tmp_path / f"{request.param}-registry")
-    try:
+    with _running(request.param, tmp_path / f"{request.param}-registry") as reg:
         yield reg
-    finally:
-        stop(reg.proc)
 
 
 @pytest.fixture

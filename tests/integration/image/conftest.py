@@ -19,7 +19,8 @@ import pytest
 
 from berth.db import open_db
 from berth.image.service import ImageService
-from berth.storage import mounting
+from tests.support.mounts import unmounting
+from tests.support.tools import require_root
 
 
 def _load_layertar() -> ModuleType:
@@ -42,15 +43,11 @@ def driver(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def data_root(tmp_path: Path) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root (real mounts, device nodes, trusted xattrs)")
+    require_root("needs root (real mounts, device nodes, trusted xattrs)")
     root = tmp_path / "data"
     root.mkdir()
-    try:
+    with unmounting(tmp_path):
         yield root
-    finally:
-        for p in mounting.mounts_under(tmp_path):
-            mounting.unmount(Path(p))
 
 
 @pytest.fixture

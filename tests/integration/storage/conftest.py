@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from berth.storage import mounting
+from tests.support.mounts import unmounting
+from tests.support.tools import require_root
 
 
 @pytest.fixture
 def mountpoint(tmp_path: Path) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root (real mounts)")
+    require_root("needs root (real mounts)")
     point = tmp_path / "mnt"
     point.mkdir()
-    try:
+    with unmounting(tmp_path):
         yield point
-    finally:
-        for p in mounting.mounts_under(tmp_path):
-            mounting.unmount(Path(p))
