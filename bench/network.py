@@ -73,9 +73,43 @@ def bench_iproute(host_path: str, runs: int) -> list[float]:
     return times
 
 
-def ab_rate(host_path: str, url: str, requests: int, concurrency: int = 4) -> float:
-    """Median requests/s of three ab rounds."""
-    return statistics.median(_ab_once(host_path, url, requests, concurrency) for _ in range(3))
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU of a process and its descendants (threads included)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                total += sum(cpu_seconds(int(c)) for c in f.read().split())
+    except FileNotFoundError:
+        pass
+    return total
+
+
+def interleaved_rates(
+    host_path: str, targets: dict[str, tuple[str, list[int]]], requests: int, rounds: int = 5
+) -> dict[str, tuple[float, float | None]]:
+    """Median requests/s per target over interleaved ab rounds, and the CPU time its
+    proxy processes spent per request (a figure the machine's load hardly changes)."""
+    rates: dict[str, list[float]] = {name: [] for name in targets}
+    cpu: dict[str, float] = dict.fromkeys(targets, 0.0)
+    for url, _ in targets.values():
+        _ab_once(host_path, url, max(200, requests // 10), 4)  # warm up
+    for _ in range(rounds):
+        for name, (url, pids) in targets.items():
+            before = sum(cpu_seconds(p) for p in pids)
+            rates[name].append(_ab_once(host_path, url, requests, 4))
+            cpu[name] += sum(cpu_seconds(p) for p in pids) - before
+    return {
+        name: (
+            statistics.median(rates[name]),
+            cpu[name] / (rounds * requests) * 1e6 if targets[name][1] else None,
+        )
+        for name in targets
+    }
 
 
 def _ab_once(host_path: str, url: str, requests: int, concurrency: int) -> float:
@@ -186,9 +220,9 @@ def main() -> int:
         cip = mgr.endpoints("benchnet")[0].ip
         port = int(info.ports["80/tcp"][0]["HostPort"])
         wait_port(host_path, port)
-        direct = ab_rate(host_path, f"http://{cip}:80/", args.requests)
-        berth = ab_rate(host_path, f"http://127.0.0.1:{port}/", args.requests)
-        line = f"published port, requests/s (ab -c 4): direct {direct:.0f}, berth proxy {berth:.0f}"
+        targets = {"direct": (f"http://{cip}:80/", [])}
+        sb = mgr.store.sandbox(cid)
+        targets["berth proxy"] = (f"http://127.0.0.1:{port}/", [sb.proxy_pid])
         dp = shutil.which("docker-proxy") or shutil.which("docker-proxy", path="/usr/sbin:/usr/bin")
         if dp:
             dport = free_port(host_path)
@@ -197,17 +231,26 @@ def main() -> int:
                    f" -container-ip {cip} -container-port 80 3>/dev/null")  # fmt: skip
             procs.append(subprocess.Popen(["sh", "-c", cmd]))
             wait_port(host_path, dport)
-            docker = ab_rate(host_path, f"http://127.0.0.1:{dport}/", args.requests)
-            line += f", docker-proxy {docker:.0f}, berth/docker ratio {berth / docker:.2f}"
+            targets["docker-proxy"] = (f"http://127.0.0.1:{dport}/", [procs[-1].pid])
+        results = interleaved_rates(host_path, targets, args.requests)
         # the same published port with userland_proxy=False: loopback through kernel DNAT
         driver = mgr.drivers["bridge"]
         driver.userland_proxy, driver._chains_ready = False, False
         driver.create_network(mgr.get("benchnet"))
-        kernel = ab_rate(host_path, f"http://127.0.0.1:{port}/", args.requests)
-        line += f"; berth without userland proxy (kernel DNAT) {kernel:.0f}"
+        # (docker-proxy again, interleaved with it: the load may have changed)
+        kernel = {"kernel DNAT": (f"http://127.0.0.1:{port}/", [])}
         if dp:
-            line += f", ratio to docker-proxy {kernel / docker:.2f}"
-        print(line)
+            kernel["docker-proxy "] = targets["docker-proxy"]
+        second = interleaved_rates(host_path, kernel, args.requests)
+        print("published port, requests/s (ab -c 4, median of 5 interleaved rounds):")
+        for name, (rate, cpu) in [*results.items(), *second.items()]:
+            extra = f", proxy CPU {cpu:.0f} us/request" if cpu is not None else ""
+            print(f"  {name:14s} {rate:7.0f}{extra}")
+        if dp:
+            b = results["berth proxy"][0] / results["docker-proxy"][0]
+            k = second["kernel DNAT"][0] / second["docker-proxy "][0]
+            print(f"  ratios to docker-proxy: berth proxy {b:.2f}, kernel DNAT {k:.2f}")
+        print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         mgr.unregister_container(cid)
     finally:
         for p in procs:
