@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from berth.storage import mounting
+from tests.support.poll import poll
 
 from .engines import DOCKER, RUNTIME, Daemon, private_berthd
 
@@ -123,14 +124,8 @@ def test_commit(berthd: Daemon) -> None:
         .strip()
     )
     try:
-        out = berthd.docker("exec", cid, "cat", "/made", check=False)
-        # the file appears once the process ran; poll with a deadline
-        import time
-
-        deadline = time.monotonic() + 10
-        while out.returncode != 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
-            out = berthd.docker("exec", cid, "cat", "/made", check=False)
+        # the file appears once the process ran
+        poll(lambda: berthd.docker("exec", cid, "cat", "/made", check=False).returncode == 0, 10)
         new = berthd.docker(
             "commit", "-m", "a message", "-a", "An Author", "-c", "ENV COMMITTED=yes",
             "-c", 'CMD ["cat", "/made"]', cid, "committed:1",

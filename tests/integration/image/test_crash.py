@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ import pytest
 from berth.db import open_db
 from berth.image.service import ImageService
 from berth.storage import mounting
+from tests.support.poll import poll
 
 CHILD = """
 import sys
@@ -34,15 +34,6 @@ print("ready", flush=True)
 svc.load(sys.stdin.buffer)
 print("done", flush=True)
 """
-
-
-def _wait_for(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.002)
-    return False
 
 
 def _snapshots(storage: Path) -> list[str]:
@@ -86,7 +77,7 @@ def test_kill_during_load(data_root: Path, driver: str, h, point: str) -> None:
         if point == "archive":
             proc.stdin.write(archive[: len(archive) // 2])
             proc.stdin.flush()
-            assert _wait_for(lambda: any((data_root / "storage" / "tmp").iterdir()))
+            assert poll(lambda: any((data_root / "storage" / "tmp").iterdir()), 30, 0.002)
         else:
 
             def feed() -> None:
@@ -97,12 +88,14 @@ def test_kill_during_load(data_root: Path, driver: str, h, point: str) -> None:
                     pass
 
             threading.Thread(target=feed, daemon=True).start()
-            assert _wait_for(
+            assert poll(
                 lambda: (
                     any(not e.name.startswith("l") for e in os.scandir(storage))
                     if storage.exists()
                     else False
-                )
+                ),
+                30,
+                0.002,
             )
         os.kill(proc.pid, signal.SIGKILL)
     finally:

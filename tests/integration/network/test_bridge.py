@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from berth.db import open_db
 from berth.errors import Conflict, Forbidden, InternalError, InvalidArgument, NotFound
 from berth.network import netlink
 from berth.network.manager import EndpointRequest, ManagerConfig, NetworkManager, SandboxRequest
+from tests.support.poll import poll
 
 from .conftest import http_get, in_ns, links_gone
 
@@ -95,10 +95,7 @@ def test_cleanup_leaves_nothing(manager, host_ns):
     assert not Path(info.netns_path).exists()
     assert manager.iptables.list_rules("nat", "BERTH") == ["-N BERTH"]
     assert all("10.77.2" not in r for r in manager.iptables.list_rules("nat", "BERTH-POSTROUTING"))
-    deadline = time.monotonic() + 5
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not Path(f"/proc/{pid}").exists()
+    assert poll(lambda: not Path(f"/proc/{pid}").exists(), 5, 0.02), f"proxy {pid} still runs"
 
 
 def _http_server(ns_path: str, root: Path, port: int) -> subprocess.Popen:
@@ -153,12 +150,7 @@ def test_port_already_taken_is_refused_and_nothing_is_left(manager, host_ns):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 5
-        while (
-            "1F90" not in Path(f"/proc/{blocker.pid}/net/tcp").read_text()
-            and time.monotonic() < deadline
-        ):
-            time.sleep(0.02)
+        poll(lambda: "1F90" in Path(f"/proc/{blocker.pid}/net/tcp").read_text(), 5, 0.02)
         with pytest.raises(InternalError, match="port is already allocated"):
             _start(
                 manager,
