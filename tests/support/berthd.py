@@ -306,6 +306,9 @@ def shutdown(d: Berthd, check: bool = True, keep_log: Path | None = None) -> Non
         network = [x for x in d.leftovers() if x != f"mount {d.exec_root / 'netns'}"]
         mounts = d.mounts()
         strays = [p for p in procs.pids_mentioning(f"{d.root}/") if p not in shims]
+        described = {
+            p: procs.cmdline(p).replace(b"\0", b" ").decode(errors="replace") for p in strays
+        }
         procs.kill(shims + strays + containers)
         unmount_all(mounts_under(d.root))
         if any(x.startswith("bridge ") for x in network):
@@ -318,7 +321,7 @@ def shutdown(d: Berthd, check: bool = True, keep_log: Path | None = None) -> Non
         left = {
             "mounts": mounts,
             "shims": shims,
-            "processes": [procs.cmdline(p) for p in strays],
+            "processes": described,
             "container processes": containers,
             "network objects": network,
         }
