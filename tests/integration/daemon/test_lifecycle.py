@@ -54,7 +54,13 @@ def test_always_restarts_but_manual_stop_wins(berthd):
     assert berthd.request("POST", f"/containers/{cid}/stop?t=1")[0] in (204, 304)
     doc = poll(lambda: (d := _state(berthd, cid))["State"]["Status"] == "exited" and d)
     count = doc["RestartCount"]
-    time.sleep(0.5)  # a restart would have happened by now (back-off is at most 0.8 s here)
+    # watch the events for longer than the back-off (at most 0.8 s here): no start
+    since = time.time()
+    flt = urllib.parse.quote(json.dumps({"container": [cid], "event": ["start"]}))
+    status, raw = berthd.request(
+        "GET", f"/events?since={since}&until={since + 1.0}&filters={flt}", decode=False
+    )
+    assert status == 200 and not raw.strip(), raw
     assert _state(berthd, cid)["State"]["Status"] == "exited"
     assert _state(berthd, cid)["RestartCount"] == count
     berthd.request("DELETE", f"/containers/{cid}?force=1")
