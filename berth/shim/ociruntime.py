@@ -104,31 +104,11 @@ class Runtime:
 
 # ---- berth-runc in a forked child ----------------------------------------------------------
 
-# What the zygote imports so that a forked `berth-runc` call imports nothing: the
-# CLI and what its create/start/exec/kill/delete verbs import. A module missing
-# here is imported in the child (slower, still right); one that no longer exists
-# is skipped.
-RUNTIME_MODULES = (
-    "berth.runtime.cli",
-    "berth.runtime.startup",
-    "berth.runtime.cgroups.warm",
-    "berth.runtime.cgroups.host",
-    "berth.runtime.cgroups.plan",
-    "berth.runtime.cgroups.v1",
-    "berth.runtime.cgroups.v2",
-    "berth.runtime.container",
-    "berth.runtime.create",
-    "berth.runtime.validate",
-    "berth.runtime.execute",
-    "berth.runtime.runner",
-    "berth.runtime.state",
-    "berth.runtime.init",
-    "berth.runtime.seccomp",
-    "berth.runtime.execstub",
-    "berth.runtime.hooks",
-    "berth.runtime.console",
-    "berth.oci.spec",
-)
+# What the zygote imports so that a forked `berth-runc` call imports nothing:
+# every module of these packages (but `__main__`) and these modules. A module
+# imported later inside a function is imported in the child (slower, still right).
+RUNTIME_PACKAGES = ("berth.runtime",)
+RUNTIME_MODULES = ("berth.oci.spec",)
 
 _LAUNCHER_IMPORT = re.compile(rb"^from berth\.runtime\.cli import main\s*$", re.M)
 _PYTHON = re.compile(rb"python[0-9.]*$")
@@ -163,10 +143,20 @@ _loaded: list[tuple[tuple[str, int], ...]] = []  # (source, mtime) at preload_ru
 def preload_runtime() -> None:
     """Import berth-runc's modules (the zygote does, before it forks shims)."""
     import importlib
+    import pkgutil
 
-    for name in RUNTIME_MODULES:
-        with contextlib.suppress(ImportError):
-            importlib.import_module(name)
+    # Never fatal: a module that fails to import here fails (or not) in the child,
+    # exactly as it would in an executed berth-runc.
+    names = list(RUNTIME_MODULES)
+    for package in RUNTIME_PACKAGES:
+        with contextlib.suppress(Exception):
+            path = importlib.import_module(package).__path__
+            found = pkgutil.walk_packages(path, f"{package}.", onerror=lambda _name: None)
+            names += [m.name for m in found]
+    for name in names:
+        if not name.endswith(".__main__"):
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
     sources = [
         getattr(module, "__file__", None)
         for name, module in list(sys.modules.items())
