@@ -46,8 +46,17 @@ class Chains:
     def forward(self) -> str:
         return f"{self.prefix}-FORWARD"
 
+    @property
+    def input(self) -> str:
+        return f"{self.prefix}-INPUT"
+
     def own(self) -> list[tuple[str, str]]:
-        return [("nat", self.dnat), ("nat", self.postrouting), ("filter", self.forward)]
+        return [
+            ("nat", self.dnat),
+            ("nat", self.postrouting),
+            ("filter", self.forward),
+            ("filter", self.input),
+        ]
 
     def loopback_jump(self) -> Rule:
         """Without the userland proxy, loopback connections take the DNAT chain too."""
@@ -74,6 +83,7 @@ class Chains:
             ),
             Rule("nat", "POSTROUTING", ("-j", self.postrouting)),
             Rule("filter", "FORWARD", ("-j", self.forward)),
+            Rule("filter", "INPUT", ("-j", self.input)),
         ]
 
 
@@ -100,7 +110,10 @@ def network_rules(
     """Rules of one bridge network. `loopback_nat` (no userland proxy): connections
     from the host's 127.0.0.1 that were DNATed to a container leave through the
     bridge with the gateway's address instead (the kernel would drop them as
-    martians otherwise; route_localnet is set on this bridge only)."""
+    martians otherwise; route_localnet is set on this bridge only). Since
+    route_localnet would also deliver packets a container sends to 127.0.0.0/8
+    to the host's loopback services (the CVE-2020-8558 class), those are dropped
+    unless they belong to a connection the host opened (replies, DNAT)."""
     if internal:
         return [
             Rule("filter", chains.forward, ("-i", bridge, "!", "-o", bridge, "-j", "DROP")),
@@ -126,6 +139,10 @@ def network_rules(
                 chains.postrouting,
                 ("-o", bridge, "-m", "addrtype", "--src-type", "LOCAL", "-j", "MASQUERADE"),
             )
+        )
+        guard = ("-i", bridge, "-d", "127.0.0.0/8", "-m", "conntrack", "!", "--ctstate")
+        rules.append(
+            Rule("filter", chains.input, (*guard, "RELATED,ESTABLISHED,DNAT", "-j", "DROP"))
         )
     return rules
 

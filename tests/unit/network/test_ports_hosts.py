@@ -58,7 +58,13 @@ def test_internal_networks_get_no_masquerade():
     assert any(
         "MASQUERADE" in r.spec for r in nat.network_rules(ch, "br0", "10.0.0.0/24", internal=False)
     )
-    assert {r.chain for r in ch.jumps()} == {"PREROUTING", "OUTPUT", "POSTROUTING", "FORWARD"}
+    assert {r.chain for r in ch.jumps()} == {
+        "PREROUTING",
+        "OUTPUT",
+        "POSTROUTING",
+        "FORWARD",
+        "INPUT",
+    }
 
 
 def test_hosts_file_and_resolv_conf():
@@ -98,7 +104,25 @@ def test_loopback_nat_only_without_the_userland_proxy():
             "nat",
             "BT-POSTROUTING",
             ("-o", "br0", "-m", "addrtype", "--src-type", "LOCAL", "-j", "MASQUERADE"),
-        )
+        ),
+        # route_localnet must not open the host's loopback services to containers
+        nat.Rule(
+            "filter",
+            "BT-INPUT",
+            (
+                "-i",
+                "br0",
+                "-d",
+                "127.0.0.0/8",
+                "-m",
+                "conntrack",
+                "!",
+                "--ctstate",
+                "RELATED,ESTABLISHED,DNAT",
+                "-j",
+                "DROP",
+            ),
+        ),
     ]
     assert ch.loopback_jump() == nat.Rule("nat", "OUTPUT", ("-d", "127.0.0.0/8", "-j", "BT"))
     assert ch.loopback_jump() not in ch.jumps()  # the default (proxy) mode leaves loopback alone
