@@ -9,8 +9,9 @@ module only adds what the CLI needs: which registry a reference names, and the
 from __future__ import annotations
 
 import base64
-import json
 import os
+
+from berth.client import jsoncodec as json
 
 DEFAULT_INDEX = "https://index.docker.io/v1/"
 

@@ -223,9 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         except flags.HelpRequested as e:
             sys.stdout.write(str(e))
             return 0
-        import importlib
-
-        module = importlib.import_module(f"berth.cli.commands.{COMMANDS[name]}")
+        # __import__ rather than importlib.import_module: the `importlib` package
+        # is one more module to load at start-up
+        module = __import__(f"berth.cli.commands.{COMMANDS[name]}", fromlist=["SPECS"])
         spec = module.SPECS[name]
         try:
             values, positional = flags.parse(spec, rest)

@@ -9,7 +9,7 @@ template (one rendered line per item, no alignment).
 
 from __future__ import annotations
 
-from berth.cli.template import Template, to_json
+from berth.cli.template import MISSING, Template, to_json, to_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -51,12 +51,40 @@ def render(
         return "".join(to_json(item) + "\n" for item in items)
     if fmt.startswith("table"):
         body = fmt[len("table") :].lstrip(" ")
-        template = Template(body)
-        lines = [template.render(_HeaderContext(headers))]
-        lines += [template.render(item) for item in items]
+        fields = _plain_fields(body)
+        if fields is not None:
+            header = _HeaderContext(headers)
+            lines = ["\t".join(str(header.get(name)) for name in fields)]
+            lines += ["\t".join(_field(item, name) for name in fields) for item in items]
+        else:
+            template = Template(body)
+            lines = [template.render(_HeaderContext(headers))]
+            lines += [template.render(item) for item in items]
         return align("\n".join(lines).split("\n"))
     template = Template(fmt)
     return "".join(template.render(item) + "\n" for item in items)
+
+
+def _plain_fields(body: str) -> list[str] | None:
+    """`{{.ID}}\t{{.Image}}` -> ["ID", "Image"]; None unless every cell is one field.
+
+    The default `ps`/`images` tables are such formats: their rows are printed
+    without running the template engine (hundreds of rows, every `ps`)."""
+    names = []
+    for cell in body.split("\t"):
+        name = cell[3:-2]
+        if not (cell.startswith("{{.") and cell.endswith("}}") and name.isidentifier()):
+            return None
+        names.append(name)
+    return names
+
+
+def _field(item: Any, name: str) -> str:
+    """What `{{.name}}` prints for one item (a dict; a callable value is called)."""
+    value = item.get(name, MISSING) if isinstance(item, dict) else getattr(item, name, MISSING)
+    if callable(value) and not isinstance(value, type):
+        value = value()
+    return to_text(value)
 
 
 class _HeaderContext(dict):

@@ -12,10 +12,9 @@ A context value may be a callable (ps's `{{.Label "k"}}`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # `collections.abc` and `typing` cost ms at start-up
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 
@@ -74,7 +73,7 @@ class Row(dict):
 
 def to_json(value: Any) -> str:
     """json.Marshal: compact, with Go's HTML escaping of <, > and &."""
-    import json
+    from berth.client import jsoncodec as json
 
     if value is MISSING:
         value = None
@@ -295,7 +294,7 @@ def _parse_operand(toks: list[str], i: int) -> tuple[Any, int]:
             j += 1
         return node, j
     if tok.startswith('"'):
-        import json
+        from berth.client import jsoncodec as json
 
         try:
             return ("lit", json.loads(tok)), i + 1

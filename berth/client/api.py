@@ -7,10 +7,9 @@ no state to share between threads except the negotiated version.
 
 from __future__ import annotations
 
-import json
 import os
 
-from berth.client import wire
+from berth.client import jsoncodec, wire
 from berth.client.statuses import raise_for_status
 
 TYPE_CHECKING = False  # `typing` costs ~3 ms at start-up; annotations are strings anyway
@@ -50,7 +49,7 @@ def encode_query(params: dict[str, Any] | None) -> str:
         if isinstance(value, bool):
             value = "1" if value else "0"
         elif isinstance(value, dict):
-            value = json.dumps(value, separators=(",", ":"))
+            value = jsoncodec.dumps(value, separators=(",", ":"))
         parts.append(f"{_quote(key)}={_quote(str(value))}")
     return "?" + "&".join(parts) if parts else ""
 
@@ -163,7 +162,7 @@ class Client:
         """
         hdrs = dict(headers or {})
         if isinstance(body, dict | list):
-            body = json.dumps(body).encode()
+            body = jsoncodec.dumps(body).encode()
             hdrs.setdefault("Content-Type", "application/json")
         resend_cost = body is not None and (
             not isinstance(body, bytes | bytearray) or len(body) > 65536
@@ -202,7 +201,7 @@ class Client:
         if not data:
             return None
         if "json" in resp.header("content-type"):
-            return json.loads(data)
+            return jsoncodec.loads(data)
         return data
 
     def get(self, path: str, **kw: Any) -> Any:
@@ -225,7 +224,6 @@ class Client:
     def stream_json(self, method: str, path: str, **kw: Any) -> Iterator[dict[str, Any]]:
         """A JSON-lines (or concatenated JSON) stream: pull/push/build progress, events, stats."""
         resp = self.request(method, path, **kw)
-        decoder = json.JSONDecoder()
         try:
             pending = ""
             for piece in resp.iter_raw():
@@ -235,7 +233,7 @@ class Client:
                     if not pending:
                         break
                     try:
-                        obj, end = decoder.raw_decode(pending)
+                        obj, end = jsoncodec.raw_decode(pending)
                     except ValueError:
                         break
                     pending = pending[end:]
@@ -252,7 +250,7 @@ class Client:
         """POST with `Upgrade: tcp`; on 101 (or 200) hand back the raw socket."""
         headers = {"Connection": "Upgrade", "Upgrade": "tcp"}
         if isinstance(body, dict | list):
-            body = json.dumps(body).encode()
+            body = jsoncodec.dumps(body).encode()
             headers["Content-Type"] = "application/json"
         target = f"/v{self.api_version()}{path}{encode_query(params)}"
         resp = wire.send_request(self.endpoint, "POST", target, headers, body)
@@ -307,7 +305,7 @@ class Pending:
         finally:
             resp.close()
         raise_for_status(resp.status, data)
-        return json.loads(data) if data.strip() else None
+        return jsoncodec.loads(data) if data.strip() else None
 
     def close(self) -> None:
         try:

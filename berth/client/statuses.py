@@ -25,10 +25,10 @@ def error_message(body: bytes, status: int) -> str:
     """The daemon's `{"message": ...}`, or the raw body when it is not JSON."""
     text = body.decode("utf-8", "replace").strip()
     if text.startswith("{"):
-        import json
+        from berth.client import jsoncodec
 
         try:
-            message = json.loads(text).get("message")
+            message = jsoncodec.loads(text).get("message")
         except ValueError:
             message = None
         if isinstance(message, str):

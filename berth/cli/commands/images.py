@@ -163,7 +163,7 @@ def run_images(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     filters = common.parse_filters(o["filter"]) or {}
     if args:
         filters.setdefault("reference", []).append(args[0])
-    import json
+    from berth.client import jsoncodec as json
 
     params = {
         "all": o["all"] or None,
@@ -356,7 +356,7 @@ def run_import(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
 
 
 def run_image_prune(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
-    import json
+    from berth.client import jsoncodec as json
 
     warning = (
         "WARNING! This will remove all images without at least one container associated to them."

@@ -224,10 +224,10 @@ def run_search(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
 
 def run_manifest_inspect(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     """Fetched by the client from the registry, as docker's CLI does (no daemon call)."""
-    import json
     from pathlib import Path
 
     from berth.cli import auth
+    from berth.client import jsoncodec as json
     from berth.distribution.credentials import CredentialStore
     from berth.distribution.remote import inspect_manifest
     from berth.distribution.session import Session

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from berth.cli import common, humanize, table
 from berth.cli.flags import LIST, STR, Flag, Spec
+from berth.client import jsoncodec as json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -265,8 +265,7 @@ def _inspect_one(ctx: Context, name: str, kind: str | None, size: bool) -> Any:
 
 
 def run_inspect(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
-    import json
-
+    from berth.client import jsoncodec as json
     from berth.errors import BerthError
 
     results = []
@@ -385,7 +384,7 @@ def run_system_prune(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     if not common.confirm(warning, o["force"]):
         return 0
     filters = common.parse_filters(o["filter"]) or {}
-    import json
+    from berth.client import jsoncodec as json
 
     def fparam(extra: dict[str, list[str]] | None = None) -> str | None:
         merged = {**filters, **(extra or {})}
