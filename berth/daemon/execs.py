@@ -6,14 +6,16 @@ daemon restart, but the processes they started do: they belong to the shim).
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import struct
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from berth.daemon.events import EventBus
 from berth.daemon.state import Status
-from berth.errors import Conflict, NotFound
+from berth.errors import BerthError, Conflict, NotFound
 
 
 @dataclass(slots=True)
@@ -131,7 +133,17 @@ class ExecService:
         from berth.daemon.streams import run_exec
 
         self.containers._emit(c, "exec_start: " + " ".join(e.cmd), execID=e.id)
-        run_exec(self, e, c, conn, multiplex)
+        if conn is None:
+            run_exec(self, e, c, conn, multiplex)
+            return
+        try:
+            run_exec(self, e, c, conn, multiplex)
+        except BerthError as err:
+            # The client already has its 101: as dockerd, the reason goes down the
+            # stream (stdout), and exec inspect says 126.
+            line = f"{err}\r\n".encode()
+            with contextlib.suppress(OSError):
+                conn.write(struct.pack(">BxxxL", 1, len(line)) + line if multiplex else line)
 
     def finished(self, e: Exec, code: int) -> None:
         e.running = False
