@@ -141,6 +141,9 @@ class ExecService:
         except BerthError as err:
             # The client already has its 101: as dockerd, the reason goes down the
             # stream (stdout), and exec inspect says 126.
+            if e.exit_code is None:  # failed before the shim was asked (user, ...)
+                e.running, e.exit_code = False, 126
+                e.done.set()
             line = f"{err}\r\n".encode()
             with contextlib.suppress(OSError):
                 conn.write(struct.pack(">BxxxL", 1, len(line)) + line if multiplex else line)

@@ -57,6 +57,8 @@ def test_a_program_that_cannot_start_is_126_with_the_reason(berthd, sleeper):
         assert program in res.stdout and reason in res.stdout
     res = berthd.docker("exec", "-t", sleeper, "/no/such/program", check=False)
     assert res.returncode == 126 and "/no/such/program" in res.stdout
+    res = berthd.docker("exec", "-u", "nosuchuser", sleeper, "id", check=False)
+    assert res.returncode == 126 and "nosuchuser" in res.stdout
 
 
 def test_detached_exec_reports_its_exit_code(berthd, sleeper):
