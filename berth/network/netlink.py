@@ -16,9 +16,13 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from berth.errors import BerthError, Conflict, InternalError
 from berth.network.plan import BridgePlan, VethPlan
+
+if TYPE_CHECKING:
+    from berth.network.rtnl import Rtnl
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +80,23 @@ def sockets_in(netns: str, kinds: list[tuple[int, int, int]]) -> list[socket.soc
 
 
 class _Kept:
-    """A netlink handle kept open on one namespace, used by one thread at a time."""
+    """Netlink handles kept open on one namespace, used by one thread at a time."""
 
-    __slots__ = ("closed", "ipr", "lock", "refs")
+    __slots__ = ("closed", "ipr", "lock", "refs", "rtnl")
 
-    def __init__(self, ipr=None) -> None:
-        self.ipr = ipr
+    def __init__(self, rtnl: Rtnl | None = None) -> None:
+        self.ipr = None  # pyroute2's IPRoute, opened when first asked for
+        self.rtnl = rtnl  # the plain socket for a container start's requests
         self.lock = threading.RLock()
         self.refs = 1
         self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+        for handle in (self.ipr, self.rtnl):
+            if handle is not None:
+                handle.close()
+        self.ipr = self.rtnl = None
 
 
 _kept: dict[str | None, _Kept] = {}
@@ -133,10 +145,7 @@ def release(netns: str | None = None) -> None:
             return
         del _kept[_key(netns)]
     with kept.lock:
-        kept.closed = True
-        if kept.ipr is not None:
-            kept.ipr.close()
-            kept.ipr = None
+        kept.close()
 
 
 @contextlib.contextmanager
@@ -172,6 +181,39 @@ def netlink(netns: str | None = None) -> Iterator:
             kept.ipr.close()
             kept.ipr = None
             raise
+
+
+def _rtnl(netns: str | None) -> Rtnl:
+    from berth.network.rtnl import Rtnl, socket_here
+
+    if netns is None:
+        return Rtnl(socket_here())
+    (sock,) = sockets_in(netns, [(socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE)])
+    return Rtnl(sock)
+
+
+@contextlib.contextmanager
+def rtnl(netns: str | None = None) -> Iterator[Rtnl]:
+    """Like `netlink`, for the few requests of a container start (berth/network/rtnl.py)."""
+    kept = _kept.get(_key(netns))
+    if kept is None or kept.closed:
+        one = _rtnl(netns)
+        try:
+            yield one
+        finally:
+            one.close()
+        return
+    with kept.lock:
+        if kept.closed:
+            one = _rtnl(netns)
+            try:
+                yield one
+            finally:
+                one.close()
+            return
+        if kept.rtnl is None:
+            kept.rtnl = _rtnl(netns)
+        yield kept.rtnl
 
 
 def host_routes(netns: str | None = None) -> list[ipaddress.IPv4Network]:
@@ -267,39 +309,35 @@ def add_veth(plan: VethPlan, sandbox: str, netns: str | None = None) -> None:
     from pyroute2 import NetlinkError
 
     key = (_key(netns), plan.bridge)
-    with netlink(netns) as ipr:
+    with rtnl(netns) as host:
         fd = os.open(sandbox, os.O_RDONLY | os.O_CLOEXEC)
         try:
             for attempt in range(3):
                 br = _bridge_index.get(key)
                 cached = br is not None
                 if br is None:
-                    br = _index(ipr, plan.bridge)
+                    br = host.link_index(plan.bridge)
                     if br is None:
                         raise InternalError(f"bridge {plan.bridge} is missing")
                     _bridge_index[key] = br
                 try:
-                    ipr.link(
-                        "add",
-                        ifname=plan.host_ifname,
-                        kind="veth",
-                        mtu=plan.mtu,
+                    host.add_veth(
+                        plan.host_ifname,
                         master=br,
-                        state="up",
-                        peer={
-                            "ifname": plan.ctr_ifname,
-                            "net_ns_fd": fd,
-                            "address": plan.mac,
-                            "mtu": plan.mtu,
-                        },
+                        mtu=plan.mtu,
+                        peer=plan.ctr_ifname,
+                        peer_ns_fd=fd,
+                        peer_mac=plan.mac,
                     )
                     break
                 except NetlinkError as e:
-                    if e.code == errno.EEXIST and attempt == 0:
-                        stale = _index(ipr, plan.host_ifname)
-                        if stale is not None:
-                            ipr.link("del", index=stale)
-                            continue
+                    # a leftover host end (a crash): replace it
+                    if (
+                        e.code == errno.EEXIST
+                        and attempt == 0
+                        and delete_link(plan.host_ifname, netns)
+                    ):
+                        continue
                     if cached:  # the bridge was rebuilt: look its index up again
                         _bridge_index.pop(key, None)
                         continue
@@ -309,12 +347,14 @@ def add_veth(plan: VethPlan, sandbox: str, netns: str | None = None) -> None:
         finally:
             os.close(fd)
     try:
-        with netlink(sandbox) as ns:
-            idx = _index(ns, plan.ctr_ifname)
-            ns.addr("add", index=idx, address=plan.address, prefixlen=plan.prefixlen)
-            ns.link("set", index=idx, state="up")
+        with rtnl(sandbox) as ns:
+            idx = ns.link_index(plan.ctr_ifname)
+            if idx is None:
+                raise InternalError(f"{plan.ctr_ifname} did not appear in {sandbox}")
+            ns.add_address(idx, plan.address, plan.prefixlen)
+            ns.set_up(idx)
             if plan.gateway:
-                ns.route("add", dst="0.0.0.0/0", gateway=plan.gateway, oif=idx)
+                ns.add_default_route(plan.gateway, idx)
     except Exception:
         delete_link(plan.host_ifname, netns)
         raise
@@ -399,10 +439,9 @@ def create_sandbox(path: str, *, keep_open: bool = False) -> None:
     up is made by the same thread that made the namespace; with `keep_open` it
     serves every `netlink(path)` until `release(path)` (or `remove_sandbox`).
     """
-    from pyroute2 import IPRoute
-
     from berth.linux.mount import MS_BIND, mount
     from berth.linux.namespaces import CLONE_NEWNET, unshare
+    from berth.network.rtnl import Rtnl, socket_here
 
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -413,22 +452,22 @@ def create_sandbox(path: str, *, keep_open: bool = False) -> None:
     def work() -> socket.socket:
         unshare(CLONE_NEWNET)  # this thread only; it ends right after
         mount("/proc/thread-self/ns/net", path, None, MS_BIND)
-        return socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 0)
+        return socket_here()
 
-    ipr = None
+    handle = None
     try:
-        ipr = IPRoute(use_socket=_in_thread(work, "netns"))
-        ipr.link("set", index=LOOPBACK_IFINDEX, state="up")
+        handle = Rtnl(_in_thread(work, "netns"))
+        handle.set_up(LOOPBACK_IFINDEX)
     except BaseException:
-        if ipr is not None:
-            ipr.close()
+        if handle is not None:
+            handle.close()
         remove_sandbox(path)
         raise
     if not keep_open:
-        ipr.close()
+        handle.close()
         return
     with _kept_lock:
-        _kept[_key(path)] = _Kept(ipr)
+        _kept[_key(path)] = _Kept(handle)
 
 
 def remove_sandbox(path: str) -> None:
