@@ -8,8 +8,8 @@ pid so the shim's event loop can go on while, say, `exec` starts.
 When the runtime is berth's own `berth-runc` (its launcher runs
 `berth.runtime.cli.main` from this very berth), a call is a forked child of the
 shim that calls that `main` with the same argv instead: no new interpreter and
-no imports (the zygote has loaded the runtime's modules), so `exec` costs a
-third of a fresh `berth-runc`. Seen from outside it is the same: a child with
+no imports (the zygote has loaded the runtime's modules), so a shim's `exec`
+takes about half the time it takes with a freshly executed `berth-runc`. Seen from outside it is the same: a child with
 fds 0-2 as given and nothing else open, default signal dispositions as a fresh
 Python has them, comm ``berth-runc``, its exit code the CLI's.
 """
@@ -201,8 +201,8 @@ def _fork_cli(args: list[str], stdio: tuple[int, int, int]) -> int:
         gc.disable()
         _become_runtime(stdio)
         code = cli.main(args)
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
+    except SystemExit as e:  # as the interpreter maps sys.exit(arg) to a status
+        code = 0 if e.code is None else e.code if isinstance(e.code, int) else 1
     except BaseException:  # a bug in the runtime: a trace on its stderr, as a fresh one would
         with contextlib.suppress(Exception):
             import traceback
