@@ -2,6 +2,9 @@
 
 An exec is recorded in memory only (as in Docker, execs do not survive a
 daemon restart, but the processes they started do: they belong to the shim).
+An exited exec stays inspectable for EXITED_KEEP_SECONDS, then is forgotten (as
+dockerd's exec GC does), so that a container exec'd every second does not grow
+the daemon without bound.
 """
 
 from __future__ import annotations
@@ -10,12 +13,15 @@ import contextlib
 import secrets
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from berth.daemon.events import EventBus
 from berth.daemon.state import Status
 from berth.errors import BerthError, Conflict, NotFound
+
+EXITED_KEEP_SECONDS = 300.0
 
 
 @dataclass(slots=True)
@@ -37,6 +43,7 @@ class Exec:
     exit_code: int | None = None
     pid: int = 0
     started: bool = False
+    exited_at: float = 0.0  # time.monotonic() of the exit; 0 until then
     done: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -78,9 +85,16 @@ class ExecService:
             console_size=body.get("ConsoleSize"),
         )
         with self._lock:
+            self._forget_exited()
             self._execs[e.id] = e
         self.containers._emit(c, "exec_create: " + " ".join(e.cmd), execID=e.id)
         return e.id
+
+    def _forget_exited(self) -> None:
+        """Drop execs that exited more than EXITED_KEEP_SECONDS ago (lock held)."""
+        cutoff = time.monotonic() - EXITED_KEEP_SECONDS
+        for key in [k for k, e in self._execs.items() if 0 < e.exited_at < cutoff]:
+            del self._execs[key]
 
     def get(self, exec_id: str) -> Exec:
         with self._lock:
@@ -133,17 +147,19 @@ class ExecService:
         from berth.daemon.streams import run_exec
 
         self.containers._emit(c, "exec_start: " + " ".join(e.cmd), execID=e.id)
-        if conn is None:
-            run_exec(self, e, c, conn, multiplex)
-            return
         try:
             run_exec(self, e, c, conn, multiplex)
         except BerthError as err:
-            # The client already has its 101: as dockerd, the reason goes down the
-            # stream (stdout), and exec inspect says 126.
+            # It never ran: exec inspect says 126. A detached start answers with
+            # the error; an attached client already has its 101, so, as dockerd,
+            # the reason goes down the stream (stdout).
+            e.running = False
             if e.exit_code is None:  # failed before the shim was asked (user, ...)
-                e.running, e.exit_code = False, 126
-                e.done.set()
+                e.exit_code = 126
+            e.exited_at = e.exited_at or time.monotonic()
+            e.done.set()
+            if conn is None:
+                raise
             line = f"{err}\r\n".encode()
             with contextlib.suppress(OSError):
                 conn.write(struct.pack(">BxxxL", 1, len(line)) + line if multiplex else line)
@@ -151,6 +167,7 @@ class ExecService:
     def finished(self, e: Exec, code: int) -> None:
         e.running = False
         e.exit_code = code
+        e.exited_at = time.monotonic()
         e.done.set()
         try:
             c = self.containers.get(e.container_id)
