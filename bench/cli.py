@@ -10,8 +10,16 @@ and reports the import cost of `berth.cli.main` and a bare interpreter start.
 
 Both CLIs talk to the same daemon, so the ratio is the clients' own cost: a
 private dockerd (`--iptables=false --bridge=none`, its own data root and socket)
-started here, or --host; with --berthd also a private berthd. Run as root:
-    .venv/bin/python bench/cli.py [-n 30] [--host unix:///path] [--berthd]
+started here, or --host; with --berthd also a private berthd (`--bridge none`).
+
+With --berthd, the whole stack is also compared, as issue 4's goals are stated:
+`berth` on berthd against `docker` on dockerd, both daemons holding
+--containers (default 100) created containers, for `ps -a` and `inspect ID`
+(and `docker` on berthd, to split client from daemon); then the daemons alone,
+raw API round trips (`GET /containers/json?all=1`, `GET /containers/ID/json`)
+on a fresh unix connection each. Runs are interleaved (A, B, A, B, ...).
+Run as root:
+    .venv/bin/python bench/cli.py [-n 30] [--host unix:///path] [--berthd] [--containers 100]
 """
 
 from __future__ import annotations
@@ -35,14 +43,80 @@ sys.path.insert(0, str(REPO))
 
 
 def timed(argv: list[str], env: dict[str, str], n: int) -> float:
+    return interleaved([(argv, env)], n)[0]
+
+
+def interleaved(runs: list[tuple[list[str], dict[str, str]]], n: int) -> list[float]:
+    """Median wall time of each command, the commands taking turns run after run."""
+    samples: list[list[float]] = [[] for _ in runs]
+    for _ in range(n):
+        for i, (argv, env) in enumerate(runs):
+            t0 = time.perf_counter()
+            subprocess.run(
+                argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+            )
+            samples[i].append(time.perf_counter() - t0)
+    return [statistics.median(s) for s in samples]
+
+
+def api_ms(host: str, path: str, n: int) -> float:
+    """Median round trip of one GET on a fresh unix connection (body read whole)."""
+    from berth.client.api import Client
+
+    client = Client(host)
+    client.get(path)  # negotiated version, warm caches
     samples = []
     for _ in range(n):
         t0 = time.perf_counter()
-        subprocess.run(
-            argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
-        )
+        client.get(path)
         samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+    return statistics.median(samples) * 1000
+
+
+def populate(host: str, count: int) -> str:
+    """`count` created (not started) busybox containers; returns the newest id."""
+    from berth.client.api import Client
+
+    client = Client(host)
+    have = len(client.get("/containers/json", params={"all": True}) or [])
+    cid = ""
+    for _ in range(count - have):
+        body = {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"NetworkMode": "none"}}
+        cid = client.post("/containers/create", body=body)["Id"]
+    return cid or client.get("/containers/json", params={"all": True})[0]["Id"]
+
+
+def stack(dhost: str, bhost: str, n: int, count: int) -> None:
+    """berth on berthd vs docker on dockerd, same container count on both."""
+    did, bid = populate(dhost, count), populate(bhost, count)
+    on_d = dict(os.environ, BERTH_HOST=dhost, DOCKER_HOST=dhost)
+    on_b = dict(os.environ, BERTH_HOST=bhost, DOCKER_HOST=bhost)
+    print(f"\nwhole stack, {count} containers in each daemon, load {os.getloadavg()[0]:.2f}:")
+    print(
+        f"{'command':<22}{'berth/berthd':>14}{'docker/dockerd':>16}{'ratio':>8}"
+        f"{'docker/berthd':>15}"
+    )
+    for cmd, bargs, dargs in (
+        ("ps -a", ["ps", "-a"], ["ps", "-a"]),
+        ("inspect ID", ["inspect", bid[:12]], ["inspect", did[:12]]),
+    ):
+        ours, theirs, cross = interleaved(
+            [([BERTH, *bargs], on_b), ([DOCKER, *dargs], on_d), ([DOCKER, *bargs], on_b)], n
+        )
+        print(
+            f"{cmd:<22}{ours * 1000:>14.1f}{theirs * 1000:>16.1f}{ours / theirs:>8.2f}"
+            f"{cross * 1000:>15.1f}"
+        )
+    print(f"\ndaemons alone (raw API round trip, ms), load {os.getloadavg()[0]:.2f}:")
+    print(f"{'request':<34}{'berthd':>10}{'dockerd':>10}{'ratio':>8}")
+    for label, bpath, dpath in (
+        ("GET /_ping", "/_ping", "/_ping"),
+        ("GET /containers/json?all=1", "/containers/json?all=1", "/containers/json?all=1"),
+        ("GET /containers/ID/json", f"/containers/{bid}/json", f"/containers/{did}/json"),
+    ):
+        ours = api_ms(bhost, bpath, n * 3)
+        theirs = api_ms(dhost, dpath, n * 3)
+        print(f"{label:<34}{ours:>10.2f}{theirs:>10.2f}{ours / theirs:>8.2f}")
 
 
 def import_ms() -> float:
@@ -86,7 +160,8 @@ def start_berthd(root: Path) -> tuple[subprocess.Popen, str]:
     (root / "daemon.json").write_text("{}")
     proc = subprocess.Popen(
         [str(VENV_BIN / "berthd"), "--data-root", str(root / "data"), "--exec-root",
-         str(root / "exec"), "-H", host, "--config-file", str(root / "daemon.json")],
+         str(root / "exec"), "-H", host, "--config-file", str(root / "daemon.json"),
+         "--bridge", "none"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     wait_ping(host, proc, "berthd")
@@ -114,6 +189,7 @@ def import_busybox(host: str) -> None:
 
 def table(host: str, n: int) -> None:
     env = dict(os.environ, BERTH_HOST=host, DOCKER_HOST=host)
+    print(f"load {os.getloadavg()[0]:.2f}")
     print(f"{'command':<22}{'berth (ms)':>12}{'docker (ms)':>13}{'berth/docker':>14}")
     for cmd in (
         ["--version"],
@@ -122,8 +198,10 @@ def table(host: str, n: int) -> None:
         ["inspect", "busybox"],
         ["run", "--rm", "busybox", "true"],  # the daemon dominates; same daemon for both
     ):
-        ours = timed([BERTH, *cmd], env, n)
-        theirs = timed([DOCKER, *cmd], env, n) if DOCKER else float("nan")
+        if DOCKER:
+            ours, theirs = interleaved([([BERTH, *cmd], env), ([DOCKER, *cmd], env)], n)
+        else:
+            ours, theirs = timed([BERTH, *cmd], env, n), float("nan")
         print(
             f"{' '.join(cmd):<22}{ours * 1000:>12.1f}{theirs * 1000:>13.1f}{ours / theirs:>14.2f}"
         )
@@ -138,12 +216,15 @@ def main() -> int:
     ap.add_argument(
         "--berthd", action="store_true", help="also time both CLIs against a private berthd"
     )
+    ap.add_argument(
+        "--containers", type=int, default=100, help="containers in each daemon for the stack table"
+    )
     args = ap.parse_args()
     # An installed berth has bytecode; this checkout may run with
     # PYTHONDONTWRITEBYTECODE, which would time the compiler instead.
     subprocess.run(
         [sys.executable, "-m", "compileall", "-q", "berth/cli", "berth/client",
-         "berth/__init__.py", "berth/errors.py"],
+         "berth/__init__.py", "berth/errors.py", "berth/durations.py"],
         cwd=REPO, check=True,
     )  # fmt: skip
     started: list[tuple[subprocess.Popen, Path]] = []
@@ -172,6 +253,8 @@ def main() -> int:
             import_busybox(bhost)
             print(f"\nboth CLIs against berthd ({bhost}):")
             table(bhost, args.n)
+            if DOCKER:
+                stack(host, bhost, args.n, args.containers)
     finally:
         for proc, root in started:
             stop(proc, root)

@@ -96,7 +96,7 @@ class Request:
     method: str
     path: str
     query: dict[str, list[str]]
-    headers: Any  # http.client.HTTPMessage
+    headers: Any  # Headers: .get(name) by any case
     body: BodyReader
     api_version: str
     params: dict[str, str] = field(default_factory=dict)
@@ -172,8 +172,11 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+_compact = json.JSONEncoder(separators=(",", ":")).encode  # as docker's encoder writes
+
+
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(status, json.dumps(obj).encode() + b"\n", "application/json", headers or {})
+    return Response(status, _compact(obj).encode() + b"\n", "application/json", headers or {})
 
 
 def no_content(status: int = 204) -> Response:
@@ -223,12 +226,83 @@ class HijackResponse:
 AnyResponse = Response | StreamResponse | HijackResponse
 
 
+class Headers(dict):
+    """Request headers by lower-cased name (the first of a repeated one wins).
+
+    What handlers use of `http.client.HTTPMessage` (`get`), without the `email`
+    parser behind it: ~0.1 ms less per request."""
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return dict.get(self, name.lower(), default)
+
+    def __getitem__(self, name: str) -> Any:
+        return dict.get(self, name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and dict.__contains__(self, name.lower())
+
+
+MAX_HEADERS = 100
+
+
 class Handler(BaseHTTPRequestHandler):
     """One connection; each request goes to `server.app.serve(self, ...)`."""
 
     protocol_version = "HTTP/1.1"
     server_version = "berth"
     sys_version = ""
+
+    def parse_request(self) -> bool:
+        """The request line and headers (HTTP/1.0 and 1.1), as the stdlib's
+        `parse_request` does, with a plain header reader instead of `email`."""
+        self.command = None  # type: ignore[assignment]
+        # errors about the request line are answered with an HTTP/1.1 status
+        # line too (the stdlib answers those "HTTP/0.9" style, a bare body)
+        self.request_version = "HTTP/1.1"
+        self.close_connection = True
+        requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        self.requestline = requestline
+        words = requestline.split()
+        if not words:
+            return False
+        if len(words) != 3:
+            self.send_error(400, f"Bad request syntax ({requestline!r})")
+            return False
+        command, path, version = words
+        if version not in ("HTTP/1.1", "HTTP/1.0"):
+            if version.startswith("HTTP/") and version[5:6].isdigit() and version[5:6] >= "2":
+                self.send_error(505, f"Invalid HTTP version ({version[5:]})")
+            else:
+                self.send_error(400, f"Bad request version ({version!r})")
+            return False
+        self.request_version = version
+        self.command, self.path = command, path
+        if self.path.startswith("//"):
+            self.path = "/" + self.path.lstrip("/")  # no scheme-less absolute URIs
+        headers = Headers()
+        for _ in range(MAX_HEADERS + 1):
+            line = self.rfile.readline(65537)
+            if len(line) > 65536:
+                self.send_error(431, "Line too long")
+                return False
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, sep, value = line.decode("iso-8859-1").partition(":")
+            if sep:
+                headers.setdefault(name.strip().lower(), value.strip())
+        else:
+            self.send_error(431, "Too many headers")
+            return False
+        self.headers = headers  # type: ignore[assignment]
+        connection = (headers.get("connection") or "").lower()
+        if connection == "close":
+            self.close_connection = True
+        else:
+            self.close_connection = version == "HTTP/1.0" and connection != "keep-alive"
+        expect = (headers.get("expect") or "").lower()
+        if expect == "100-continue" and version == "HTTP/1.1":
+            return self.handle_expect_100()
+        return True
 
     def handle_one_request(self) -> None:
         try:
@@ -251,7 +325,8 @@ class Handler(BaseHTTPRequestHandler):
         return addr[0] if isinstance(addr, tuple) and addr else "unix"
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s", self.address_string(), format % args)
 
     def split_target(self) -> tuple[str, dict[str, list[str]]]:
         parsed = urllib.parse.urlsplit(self.path)
@@ -289,9 +364,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", resp.content_type)
         if resp.status not in (204, 304):
             self.send_header("Content-Length", str(len(resp.body)))
-        self.end_headers()
-        if resp.status not in (204, 304) and self.command != "HEAD":
-            self.wfile.write(resp.body)
+        # head and body in one write (one syscall, one packet on TCP)
+        self._headers_buffer.append(b"\r\n")  # type: ignore[attr-defined]
+        if resp.status not in (204, 304) and self.command != "HEAD" and resp.body:
+            self._headers_buffer.append(resp.body)  # type: ignore[attr-defined]
+        self.flush_headers()
 
     def _write_stream(self, resp: StreamResponse) -> None:
         self.send_response(resp.status)

@@ -11,7 +11,6 @@ container's command cannot run or is not found, otherwise the container's code.
 
 from __future__ import annotations
 
-import os
 import sys
 
 from berth.cli import flags
@@ -50,9 +49,10 @@ COMMANDS: dict[str, str] = {
     "build": "build",
     "stats": "stats",
     **dict.fromkeys(
-        ("version", "info", "events", "inspect", "system df", "system prune"),
+        ("version", "info", "events", "system df", "system prune"),
         "system",
     ),
+    "inspect": "inspect",
     "image bootstrap": "bootstrap",
     **dict.fromkeys(
         (
@@ -125,6 +125,8 @@ class Context:
             o = self.opts
             tls = None
             if o["tls"] or o["tlsverify"] or o["tlscacert"] or o["tlscert"]:
+                import os
+
                 certs = os.environ.get("BERTH_CERT_PATH") or os.path.expanduser("~/.berth")
                 tls = TLSConfig(
                     verify=bool(o["tlsverify"]),
@@ -241,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # `berth ps | head -1`: the reader left; silence the flush at exit too
+        import os
+
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0

@@ -9,7 +9,7 @@ template (one rendered line per item, no alignment).
 
 from __future__ import annotations
 
-from berth.cli.template import MISSING, Template, to_json, to_text
+from berth.cli.values import MISSING, to_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,6 +48,8 @@ def render(
     """Render items with a docker-style --format (`table ...`, `json`, or a template)."""
     fmt = _unescape(fmt)
     if fmt == "json":
+        from berth.cli.template import to_json
+
         return "".join(to_json(item) + "\n" for item in items)
     if fmt.startswith("table"):
         body = fmt[len("table") :].lstrip(" ")
@@ -57,10 +59,17 @@ def render(
             lines = ["\t".join(str(header.get(name)) for name in fields)]
             lines += ["\t".join(_field(item, name) for name in fields) for item in items]
         else:
+            from berth.cli.template import Template
+
             template = Template(body)
             lines = [template.render(_HeaderContext(headers))]
             lines += [template.render(item) for item in items]
         return align("\n".join(lines).split("\n"))
+    fields = _plain_fields(fmt)
+    if fields is not None:  # `ps -q` is `{{.ID}}`
+        return "".join("\t".join(_field(item, n) for n in fields) + "\n" for item in items)
+    from berth.cli.template import Template
+
     template = Template(fmt)
     return "".join(template.render(item) + "\n" for item in items)
 
@@ -82,6 +91,8 @@ def _plain_fields(body: str) -> list[str] | None:
 def _field(item: Any, name: str) -> str:
     """What `{{.name}}` prints for one item (a dict; a callable value is called)."""
     value = item.get(name, MISSING) if isinstance(item, dict) else getattr(item, name, MISSING)
+    if type(value) is str:  # nearly every cell
+        return value
     if callable(value) and not isinstance(value, type):
         value = value()
     return to_text(value)

@@ -18,7 +18,11 @@ Public interface:
 - `berth.client.frames`: the 8-byte multiplexed stream framing (`encode_frame`,
   `FrameReader`).
 
+- `berth.client.jsoncodec`: `loads`, `dumps(indent=, separators=, ensure_ascii=)`,
+  `raw_decode`: the stdlib json's output and input, through `_json` alone.
+
 Stdlib-only and lazy: importing this package costs nothing; `api` imports only
-`_socket`, `os` and `json` (no `http.client`, no `socket`, no `ssl` unless the
-host is TLS), because every CLI start pays for it.
+the C modules `_socket` and `_json` (no `json` and so no `re`, no `os`, no
+`http.client`, no `socket`, no `ssl` unless the host is TLS), because every CLI
+start pays for it.
 """

@@ -7,9 +7,8 @@ no state to share between threads except the negotiated version.
 
 from __future__ import annotations
 
-import os
-
 from berth.client import jsoncodec, wire
+from berth.client.environ import getenv
 from berth.client.statuses import raise_for_status
 
 TYPE_CHECKING = False  # `typing` costs ~3 ms at start-up; annotations are strings anyway
@@ -73,7 +72,7 @@ def _supported_version(body: bytes) -> str | None:
 
 def default_host() -> str:
     """`BERTH_HOST`, else the default socket. DOCKER_HOST is deliberately ignored."""
-    return os.environ.get("BERTH_HOST") or wire.DEFAULT_HOST
+    return getenv("BERTH_HOST") or wire.DEFAULT_HOST
 
 
 class Hijacked:
@@ -119,7 +118,7 @@ class Client:
     ) -> None:
         self.host = host or default_host()
         self.endpoint = wire.parse_host(self.host, tls if tls is not None else wire.env_tls())
-        self._version = version or os.environ.get("BERTH_API_VERSION") or None
+        self._version = version or getenv("BERTH_API_VERSION") or None
         self.timeout = timeout
 
     # -- version negotiation -------------------------------------------------

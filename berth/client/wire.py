@@ -11,9 +11,9 @@ are imported only for TLS.
 from __future__ import annotations
 
 import _socket
-import os
 
 from berth import errors
+from berth.client.environ import getenv
 
 TYPE_CHECKING = False  # `typing` costs ~3 ms at start-up; annotations are strings anyway
 if TYPE_CHECKING:
@@ -307,10 +307,12 @@ def read_response_head(sock: Any, method: str = "GET") -> Response:
 
 def env_tls() -> TLSConfig | None:
     """TLS settings from BERTH_TLS_VERIFY / BERTH_CERT_PATH (DOCKER_* as fallback)."""
-    verify = os.environ.get("BERTH_TLS_VERIFY") or os.environ.get("DOCKER_TLS_VERIFY")
-    certs = os.environ.get("BERTH_CERT_PATH") or os.environ.get("DOCKER_CERT_PATH")
+    verify = getenv("BERTH_TLS_VERIFY") or getenv("DOCKER_TLS_VERIFY")
+    certs = getenv("BERTH_CERT_PATH") or getenv("DOCKER_CERT_PATH")
     if not verify and not certs:
         return None
+    import os
+
     base = certs or os.path.expanduser("~/.berth")
     return TLSConfig(
         verify=bool(verify),

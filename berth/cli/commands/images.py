@@ -118,7 +118,7 @@ def image_rows(
     """Docker's rows: one per repo:tag (per digest too with --digests), digest-only
     repositories as `<none>` tags, `<none> <none>` for an untagged image; newest first."""
     from berth.cli.commands.containers import go_time
-    from berth.cli.template import Row
+    from berth.cli.values import Row
 
     rows = []
     for img in sorted(images, key=lambda i: -(i.get("Created") or 0)):

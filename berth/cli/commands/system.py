@@ -32,16 +32,6 @@ SPECS: dict[str, Spec] = {
         ],
         max_args=0,
     ),
-    "inspect": Spec(
-        "inspect [OPTIONS] NAME|ID [NAME|ID...]",
-        "Return low-level information on berth objects",
-        [
-            _FORMAT,
-            Flag("-s, --size", help="Display total file sizes if the type is container"),
-            Flag("--type", STR, help="Return JSON for specified type"),
-        ],
-        min_args=1,
-    ),
     "system df": Spec(
         "system df [OPTIONS]",
         "Show berth disk usage",
@@ -236,63 +226,6 @@ def format_event(e: dict[str, Any]) -> str:
     if attrs:
         text += " (" + ", ".join(f"{k}={attrs[k]}" for k in sorted(attrs)) + ")"
     return text
-
-
-def _inspect_one(ctx: Context, name: str, kind: str | None, size: bool) -> Any:
-    from berth import errors
-
-    q = common.quote(name)
-    attempts = {
-        "container": lambda: ctx.client.get(f"/containers/{q}/json", params={"size": size or None}),
-        "image": lambda: ctx.client.get(f"/images/{q}/json"),
-        "network": lambda: ctx.client.get(f"/networks/{q}"),
-        "volume": lambda: ctx.client.get(f"/volumes/{q}"),
-        "exec": lambda: ctx.client.get(f"/exec/{q}/json"),
-    }
-    if kind:
-        if kind not in attempts:
-            raise errors.InvalidArgument(f'"{kind}" is not a valid value for --type')
-        try:
-            return attempts[kind]()
-        except errors.NotFound:
-            raise errors.NotFound(f"No such {kind}: {name}") from None
-    for k in ("container", "image", "network", "volume"):
-        try:
-            return attempts[k]()
-        except errors.NotFound:
-            continue
-    raise errors.NotFound(f"No such object: {name}")
-
-
-def run_inspect(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
-    from berth.client import jsoncodec as json
-    from berth.errors import BerthError
-
-    results = []
-    status = 0
-    errs = []
-    for name in args:
-        try:
-            results.append(_inspect_one(ctx, name, o["type"], o["size"]))
-        except BerthError as e:
-            errs.append(str(e))
-            status = 1
-    if o["format"]:
-        from berth.cli.template import Template, TemplateError
-
-        try:
-            template = Template(o["format"].replace("\\n", "\n").replace("\\t", "\t"))
-            for item in results:
-                sys.stdout.write(template.render(item) + "\n")
-        except TemplateError as e:
-            print(f"template parsing error: {e}", file=sys.stderr)
-            return 1
-    else:
-        # docker prints the daemon's JSON indented, without HTML escaping
-        print(json.dumps(results, indent=4, ensure_ascii=False))
-    for err in errs:
-        print(f"Error: {err}", file=sys.stderr)
-    return status
 
 
 def _with_percent(part: int, total: int) -> str:

@@ -41,6 +41,8 @@ def test_fast_path_prints_what_the_engine_prints() -> None:
         "table {{.Names}}",
         "table {{.ID}}\t{{.Missing}}\t{{.Label}}\t{{.Size}}\t{{.Flag}}\t{{.Map}}",
         "table {{.CustomField}}\t{{.ID}}",
+        "{{.ID}}",
+        "{{.ID}}\t{{.Names}}\t{{.Map}}",
     ):
         fast = table.render(fmt, ROWS, HEADERS)
         assert fast == _engine(fmt)
