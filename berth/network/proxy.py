@@ -9,7 +9,8 @@ a port already taken by someone else is detected, with a clear error.
 Run as `python -m berth.network.proxy FD MAPPINGS_JSON [OWNER]` with FD open for writing:
 the process binds all ports, writes one JSON line to FD (`{"ports": [...]}`
 with the actual port numbers, or `{"error": "..."}`), closes it, and serves
-until SIGTERM. It runs in its own session so that it outlives berthd restarts.
+until SIGTERM. It runs in its own process group, so that it outlives berthd
+restarts and signals meant for berthd's group; SIGTERM to it ends its workers too.
 """
 
 from __future__ import annotations
