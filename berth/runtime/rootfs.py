@@ -69,8 +69,10 @@ def _mountpoint_of(path: str) -> str:
 def prepare_root(rootfs: str, propagation: str | None) -> None:
     flag = mountopts.propagation_flag(propagation) if propagation else m.MS_SLAVE | m.MS_REC
     m.mount(None, "/", None, flag)
-    # pivot_root refuses a new root whose parent mount is shared.
-    m.mount(None, _mountpoint_of(os.path.dirname(rootfs)), None, m.MS_PRIVATE)
+    if not (flag & m.MS_REC and flag & (m.MS_SLAVE | m.MS_PRIVATE | m.MS_UNBINDABLE)):
+        # pivot_root refuses a new root whose parent mount is shared; after a
+        # recursive slave/private/unbindable change of "/" (the default) none is.
+        m.mount(None, _mountpoint_of(os.path.dirname(rootfs)), None, m.MS_PRIVATE)
     m.mount(rootfs, rootfs, None, m.MS_BIND | m.MS_REC)
 
 

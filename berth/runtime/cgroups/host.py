@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 
-def host_version() -> int:
+def host_version(hierarchies: list | None = None) -> int:
     """1 when any v1 controller is mounted (pure v1 and hybrid hosts), else 2."""
-    from berth.runtime.cgroups.mounts import host_hierarchies
+    if hierarchies is None:
+        from berth.runtime.cgroups.mounts import host_hierarchies
 
-    hierarchies = host_hierarchies()
+        hierarchies = host_hierarchies()
     if any(h.version == 1 and h.controllers for h in hierarchies):
         return 1
     if any(h.version == 2 for h in hierarchies):
@@ -32,15 +33,18 @@ def cgroups_path(spec_path: str | None, container_id: str, version: int = 1) -> 
 
 def open_manager(spec_path: str | None, container_id: str):
     """A new manager for the container's cgroup (not created yet)."""
-    version = host_version()
+    from berth.runtime.cgroups.mounts import host_hierarchies
+
+    hierarchies = host_hierarchies()
+    version = host_version(hierarchies)
     path = cgroups_path(spec_path, container_id, version)
     if version == 1:
         from berth.runtime.cgroups import v1
 
-        return v1.Manager.for_path(path)
+        return v1.Manager.for_path(path, hierarchies)
     from berth.runtime.cgroups import v2
 
-    return v2.Manager.for_path(path)
+    return v2.Manager.for_path(path, hierarchies)
 
 
 def load_manager(saved: dict):

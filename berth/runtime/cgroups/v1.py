@@ -113,12 +113,13 @@ class Manager:
         self._created = created  # directories this manager made, parents first
 
     @classmethod
-    def for_path(cls, cgroups_path: str) -> Manager:
+    def for_path(cls, cgroups_path: str, hierarchies: list | None = None) -> Manager:
+        """`hierarchies`: mounts.host_hierarchies(), when the caller has them already."""
         from berth.runtime.cgroups.mounts import host_hierarchies, own_cgroups
 
         dirs: dict[str, str] = {}
         own = None
-        for h in host_hierarchies():
+        for h in host_hierarchies() if hierarchies is None else hierarchies:
             if h.version != 1:
                 continue
             if cgroups_path.startswith("/"):

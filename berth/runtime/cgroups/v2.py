@@ -101,10 +101,12 @@ class Manager:
         self._created = created
 
     @classmethod
-    def for_path(cls, cgroups_path: str) -> Manager:
+    def for_path(cls, cgroups_path: str, hierarchies: list | None = None) -> Manager:
+        """`hierarchies`: mounts.host_hierarchies(), when the caller has them already."""
         from berth.runtime.cgroups.mounts import host_hierarchies, own_cgroups
 
-        mounts = [h for h in host_hierarchies() if h.version == 2]
+        found = host_hierarchies() if hierarchies is None else hierarchies
+        mounts = [h for h in found if h.version == 2]
         if not mounts:
             raise InvalidArgument("no cgroup v2 hierarchy is mounted")
         root = mounts[0].mountpoint
