@@ -1,11 +1,12 @@
-"""Start-up cost of the `berth-runc` process itself (not of the runtime's work).
+"""Importing `dataclasses` without `inspect`, for start-up-sensitive processes.
 
-`dataclasses` imports `inspect` (with ast, dis, tokenize: about a third of
-berth-runc's import time) for one use only: a signature for a class without a
-docstring. `import_dataclasses()` imports it with a stand-in for `inspect` that
-imports the real module on first use, then takes the stand-in out of
-sys.modules again, so any later `import inspect` anywhere is the real one.
-Called by the CLI's entry point only, never on import.
+`dataclasses` imports `inspect` (with ast, dis, tokenize: ~10 ms and 1.5 MB)
+for one use only: a signature for a class without a docstring.
+`import_dataclasses()` imports it with a stand-in for `inspect` that imports
+the real module on first use, then takes the stand-in out of sys.modules
+again, so any later `import inspect` anywhere is the real one. berth-runc's
+own verbs no longer import `dataclasses` at all (see docs/runtime.md, Speed);
+the shim's zygote uses this (berth/shim/main.py). Never called on import.
 """
 
 from __future__ import annotations
