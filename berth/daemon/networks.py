@@ -9,7 +9,8 @@ ends, and fills NetworkSettings in inspect.
 
 Options read from the daemon's typed options when present (else the default):
 `bridge` ("berth0"; "none" disables the default network), `bip` (the default
-network's subnet), `iptables` (True), `userland_proxy` (True). A daemon with a
+network's subnet), `iptables` (True), `userland_proxy` (None: kernel DNAT for
+loopback, see `manager_config`). A daemon with a
 non-default exec root gets its own bridge and chain names derived from that
 path, so test daemons running side by side never share host objects.
 """
@@ -267,21 +268,31 @@ def _names_for(exec_root: Path) -> tuple[str, str]:
     return f"bt{tag}0", f"BT{tag.upper()}"
 
 
+def manager_config(exec_root: Path, opts) -> ManagerConfig:
+    """The manager's settings from the daemon's options (dockerd's names).
+
+    `userland_proxy` None (not set by flag or daemon.json) means berth's default:
+    loopback connections to published ports through kernel DNAT, the proxy only
+    holding the ports and serving what DNAT does not (a container reaching a
+    published port through a host address). True is Docker's default (loopback
+    through the proxy); False is the same as None.
+    """
+    bridge_default, prefix = _names_for(exec_root)
+    bridge = getattr(opts, "bridge", None) or bridge_default
+    proxy = getattr(opts, "userland_proxy", None)
+    return ManagerConfig(
+        exec_root=exec_root,
+        default_bridge=None if bridge == "none" else bridge,
+        default_subnet=getattr(opts, "bip", None) or None,
+        iptables=bool(getattr(opts, "iptables", True)),
+        chain_prefix=prefix,
+        userland_proxy=bool(proxy),
+    )
+
+
 def create(ctx) -> NetworkService:
     opts = ctx.options
-    bridge_default, prefix = _names_for(Path(ctx.exec_root))
-    bridge = getattr(opts, "bridge", None) or bridge_default
-    manager = NetworkManager(
-        ctx.db,
-        ManagerConfig(
-            exec_root=Path(ctx.exec_root),
-            default_bridge=None if bridge == "none" else bridge,
-            default_subnet=getattr(opts, "bip", None) or None,
-            iptables=bool(getattr(opts, "iptables", True)),
-            chain_prefix=prefix,
-            userland_proxy=bool(getattr(opts, "userland_proxy", True)),
-        ),
-    )
+    manager = NetworkManager(ctx.db, manager_config(Path(ctx.exec_root), opts))
     events = ctx.events
 
     def emit(action: str, net_id: str, attrs: dict[str, str]) -> None:
