@@ -29,6 +29,8 @@ MAX_EXEC_RECORDS = 256
 
 @dataclasses.dataclass
 class Exec:
+    """One exec of this container, from its request to its reaped exit."""
+
     exec_id: str
     tty: bool
     pid: int = 0

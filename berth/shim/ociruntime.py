@@ -31,6 +31,8 @@ _RESET_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGHUP, signal.SIGINT)
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
+    """One container's runtime command line: where it is, its root, its log."""
+
     path: str
     root: str
     log: str  # the runtime's own log (errors land there in JSON)
@@ -143,16 +145,13 @@ _loaded: list[tuple[tuple[str, int], ...]] = []  # (source, mtime) at preload_ru
 def preload_runtime() -> None:
     """Import berth-runc's modules (the zygote does, before it forks shims)."""
     import importlib
-    import pkgutil
 
     # Never fatal: a module that fails to import here fails (or not) in the child,
     # exactly as it would in an executed berth-runc.
     names = list(RUNTIME_MODULES)
     for package in RUNTIME_PACKAGES:
         with contextlib.suppress(Exception):
-            path = importlib.import_module(package).__path__
-            found = pkgutil.walk_packages(path, f"{package}.", onerror=lambda _name: None)
-            names += [m.name for m in found]
+            names += _submodules(package, importlib.import_module(package).__path__)
     for name in names:
         if not name.endswith(".__main__"):
             with contextlib.suppress(Exception):
@@ -163,6 +162,21 @@ def preload_runtime() -> None:
         if name == "berth" or name.startswith("berth.")
     ]
     _loaded[:] = [_mtimes(sorted(path for path in sources if path))]
+
+
+def _submodules(package: str, paths) -> list[str]:
+    """The modules under a package's directories (pkgutil would import `inspect`)."""
+    names = []
+    for base in paths:
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = sorted(
+                d for d in dirnames if os.path.exists(os.path.join(dirpath, d, "__init__.py"))
+            )
+            rel = os.path.relpath(dirpath, base)
+            prefix = package if rel == "." else f"{package}.{rel.replace(os.sep, '.')}"
+            for stem in sorted(f[:-3] for f in filenames if f.endswith(".py")):
+                names.append(prefix if stem == "__init__" else f"{prefix}.{stem}")
+    return names
 
 
 def runtime_preloaded() -> bool:

@@ -91,6 +91,8 @@ class SpawnConfig:
 
 @dataclass(frozen=True, slots=True)
 class SpawnReply:
+    """The shim's answer once the container exists: its own pid and the container's."""
+
     shim_pid: int
     pid: int  # the container's init, as the host sees it
 
@@ -107,6 +109,8 @@ class ExitRecord:
 
 @dataclass(frozen=True, slots=True)
 class AttachRequest:
+    """Which of the container's streams a client wants, and its detach keys."""
+
     stdin: bool = False
     stdout: bool = True
     stderr: bool = True
@@ -116,6 +120,8 @@ class AttachRequest:
 
 @dataclass(frozen=True, slots=True)
 class ExecRequest:
+    """An exec: the OCI process to run, its stdio, attached or detached."""
+
     exec_id: str
     process: dict  # an OCI runtime-spec `process` object
     tty: bool = False
@@ -133,6 +139,8 @@ class ExecRef:
 
 @dataclass(frozen=True, slots=True)
 class ResizeRequest:
+    """A pty's new window size (the container's, or an exec's)."""
+
     height: int
     width: int
     exec_id: str | None = None  # None: the container's own pty
@@ -140,12 +148,16 @@ class ResizeRequest:
 
 @dataclass(frozen=True, slots=True)
 class KillRequest:
+    """A signal for the container's init (or, with `all`, every process)."""
+
     signal: int
     all: bool = False  # every process of the container (`kill --all`)
 
 
 @dataclass(frozen=True, slots=True)
 class ExecState:
+    """Where an exec is: its pid, whether it runs, its exit code once known."""
+
     exec_id: str
     pid: int
     running: bool
@@ -154,6 +166,8 @@ class ExecState:
 
 @dataclass(frozen=True, slots=True)
 class ShimState:
+    """Everything a daemon needs to know about a shim after reconnecting."""
+
     id: str
     shim_pid: int
     pid: int
