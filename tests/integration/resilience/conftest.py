@@ -20,6 +20,7 @@ import pytest
 
 from tests.support import berthd as harness
 from tests.support.berthd import private_berthd
+from tests.support.cgroups import cgroup_dirs
 from tests.support.poll import poll
 from tests.support.procs import alive, cmdline
 
@@ -76,15 +77,9 @@ class Berthd(harness.Berthd):
 
 
 def cgroups_of(cid: str) -> list[Path]:
-    """cgroup directories named after this container (v1 controllers and v2)."""
-    found = []
-    for ctrl in CGROUP_ROOT.iterdir():
-        for parent in (ctrl / "berth" / cid, ctrl / "system.slice" / f"berth-{cid}.scope"):
-            if parent.is_dir():
-                found.append(parent)
-    if (CGROUP_ROOT / "berth" / cid).is_dir():
-        found.append(CGROUP_ROOT / "berth" / cid)
-    return found
+    """cgroup directories of this container (cgroupfs `berth/<id>` or a systemd
+    scope), at any depth of any hierarchy."""
+    return [Path(p) for p in cgroup_dirs(cid, f"berth-{cid}.scope")]
 
 
 def leftovers(d: Berthd, ids: set[str]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import pytest
 
 from berth.runtime.example import example_config
 from tests.conftest import make_busybox_rootfs, tool
+from tests.support.cgroups import cgroup_dirs
 from tests.support.poll import wait_until
 
 
@@ -93,19 +94,6 @@ class Runtime:
 
 # the name this folder's tests import: poll with a deadline, fail the test on timeout
 wait_for = wait_until
-
-
-def cgroup_dirs(cid: str) -> list[str]:
-    """Every cgroup directory named after the container, in any hierarchy.
-
-    (os.walk skips directories that vanish mid-walk: other tests on this
-    machine create and remove cgroups all the time.)
-    """
-    found = []
-    for top, dirs, _ in os.walk("/sys/fs/cgroup"):
-        if cid in dirs:
-            found.append(os.path.join(top, cid))
-    return found
 
 
 def mounts_under(path: Path) -> list[str]:

@@ -24,6 +24,7 @@ import pytest
 from berth.runtime.example import example_config
 from berth.shim import client
 from tests.conftest import tool
+from tests.support.cgroups import cgroup_dirs
 from tests.support.poll import wait_until
 
 RUNTIMES = ["runc", "berth-runc"]
@@ -44,15 +45,6 @@ wait_for = wait_until
 
 def alive(pid: int | None) -> bool:
     return client._alive(pid)
-
-
-def cgroup_dirs(cid: str) -> list[str]:
-    found = []
-    for base in Path("/sys/fs/cgroup").iterdir():
-        candidate = base / cid
-        if candidate.is_dir():
-            found.append(str(candidate))
-    return found
 
 
 class Shims:
