@@ -15,7 +15,11 @@ Public interface (for berth/daemon/networks.py and the CLI):
 - `berth.network.hosts`: hosts_file(...), resolv_conf(...), parse_extra_host(...).
 - `berth.network.driver`: the driver interface and its vocabulary (read it first);
   `sandbox` (start/exit of a container's namespace), `views` (Docker's JSON shapes),
-  `ipam`, `plan`, `nat`, `netlink`, `dns`/`dnsmsg`, `proxy`/`ports`, `hosts`, `store`.
+  `ipam`, `plan`, `nat`, `netlink` (with `rtnl`, the start path's plain-socket requests),
+  `dns`/`dnsmsg`, `proxy`/`ports`, `hosts`, `store`.
 - ManagerConfig(userland_proxy=False): loopback connections to published ports go
-  through kernel DNAT (route_localnet on berth's bridges only); the proxy only holds ports.
+  through kernel DNAT (route_localnet on berth's bridges only, packets from containers
+  to 127.0.0.0/8 dropped); the proxy holds the ports and serves what DNAT does not.
+- `berth.network.netlink.keep_open(netns)` / `release(netns)`: one netlink handle
+  kept for a namespace (the manager keeps one on the host side for its life).
 """
