@@ -5,6 +5,7 @@ fds, signal dispositions, errors."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import copy
 import shutil
 from pathlib import Path
@@ -148,3 +149,17 @@ def test_a_missing_program_fails_alike(pair):
 @pytest.mark.skipif(shutil.which("runc") is None, reason="runc is not installed")
 def test_runc_is_still_executed():
     assert not runs_this_berth(shutil.which("runc"))
+
+
+def test_concurrent_execs_each_get_their_own_output_and_code(pair):
+    forked = pair[0]
+
+    def one(n: int) -> tuple[bytes, int]:
+        stream = forked.exec(f"c{n}", process(["sh", "-c", f"echo {n}; exit {n}"]))
+        out, _ = stream.read_all()
+        stream.close()
+        return out, stream.end.exit_code
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(one, range(12)))
+    assert results == [(f"{n}\n".encode(), n) for n in range(12)]
