@@ -41,6 +41,11 @@ runtime moves the init in at step 7 instead, overlapping the kernel's slow
 first cgroup migration with the init's rootfs work. Either way the init is in
 its cgroup before `create` returns, long before it can exec.
 
+Without a user or time namespace (the common case) there is no intermediate:
+the runtime enters the new (or joined) pid namespace for its children just
+around one fork and goes back to its own, and the child does steps 2 and 6
+itself, as the init (`spawn_direct`): one fork and one process fewer.
+
 The init is non-dumpable from its birth to its exec, so nothing in the
 container can open /proc/<init>/exe or its fds. Every fd it inherited is closed
 first, and the program's cwd is checked to be inside the new root.
@@ -187,6 +192,18 @@ def intermediate(plan: Plan, sock: int, init_main) -> None:
         fail_child(sock, e)
 
 
+def needs_intermediate(plan) -> bool:
+    """Whether the init must be forked by an intermediate process: when a user
+    namespace (which must own the pid namespace, and whose id maps the runtime
+    writes in between) or a time namespace (which, like the pid namespace,
+    only a process's children enter) is new or joined. Otherwise the runtime
+    forks the init itself (see `spawn_direct`)."""
+    kinds = {kind for kind, _ in plan.join}
+    return bool(
+        plan.in_userns or "time" in kinds or plan.new_flags & (ns.CLONE_NEWUSER | ns.CLONE_NEWTIME)
+    )
+
+
 def spawn(plan: Plan, init_main) -> tuple[int, int]:
     """Steps 1-7 on the runtime's side: fork, map ids, learn the init's pid.
 
@@ -196,6 +213,8 @@ def spawn(plan: Plan, init_main) -> tuple[int, int]:
     ours, theirs = seqpacket_pair()
     sys.stdout.flush()
     sys.stderr.flush()
+    if not needs_intermediate(plan):
+        return spawn_direct(plan, init_main, ours, theirs)
     child = os.fork()
     if child == 0:
         os.close(ours)
@@ -218,6 +237,64 @@ def spawn(plan: Plan, init_main) -> tuple[int, int]:
         raise
     _reap(child)
     return init.pid, ours
+
+
+def spawn_direct(plan, init_main, ours: int, theirs: int) -> tuple[int, int]:
+    """The common case (no user or time namespace): one fork instead of two.
+
+    A process enters a pid namespace for its children only, which is why the
+    protocol has an intermediate process. Without a user namespace the runtime
+    can do that itself: it unshares (or joins) the pid namespace for its
+    children just around the fork, then goes back to its own; the child, born
+    as the container's PID 1, joins its cgroup and the other namespaces itself
+    (steps 2 and 6 in one process). There is no InitPid message: the fork
+    returns the pid.
+    """
+    child = fork_in_pid_namespace(plan)
+    if child == 0:
+        os.close(ours)
+        try:
+            prc.set_dumpable(False)
+            if plan.join_cgroup_early:
+                plan.cgroup.join_self()
+            join_namespaces([(kind, path) for kind, path in plan.join if kind != "pid"])
+            if plan.new_flags & ~ns.CLONE_NEWPID:
+                ns.unshare(plan.new_flags & ~ns.CLONE_NEWPID)
+        except BaseException as e:  # a forked child must never unwind into the CLI
+            fail_child(theirs, e)
+        init_main(plan, theirs)  # never returns
+    os.close(theirs)
+    try:
+        if not plan.join_cgroup_early:
+            plan.cgroup.add(child)
+    except BaseException:
+        os.close(ours)
+        kill_quietly(child)
+        raise
+    return child, ours
+
+
+def fork_in_pid_namespace(plan) -> int:
+    """os.fork(), the child born in the container's pid namespace: a new one, the
+    one given by path, or (without either) ours."""
+    target = next((path for kind, path in plan.join if kind == "pid"), None)
+    if target is None and not plan.new_flags & ns.CLONE_NEWPID:
+        return os.fork()
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if target is None:
+            ns.unshare(ns.CLONE_NEWPID)
+        else:
+            join_namespaces([("pid", target)])
+        pid = -1
+        try:
+            pid = os.fork()
+        finally:
+            if pid != 0:  # the runtime's later children (hooks) stay in its namespace
+                ns.setns(own, ns.CLONE_NEWPID, "the runtime's own pid namespace")
+        return pid
+    finally:
+        os.close(own)
 
 
 def _reap(pid: int) -> None:
