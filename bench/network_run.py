@@ -145,8 +145,9 @@ def wait_http(port: int) -> None:
             time.sleep(0.05)
 
 
-def start_web(cli: list[str], image: str) -> str:
-    """A busybox httpd published on a free loopback port; its URL."""
+def start_web(cli: list[str], image: str) -> tuple[str, str]:
+    """A busybox httpd published on a free loopback port: its URL there, and its
+    URL at the container's own address (the same server without the port's path)."""
     subprocess.run(
         [*cli, "run", "-d", "--name", "bench-web", "-p", "127.0.0.1::80", image,
          "httpd", "-f", "-p", "80", "-h", "/www"],
@@ -154,7 +155,11 @@ def start_web(cli: list[str], image: str) -> str:
     )  # fmt: skip
     port = published_port(cli, "bench-web")
     wait_http(port)
-    return f"http://127.0.0.1:{port}/"
+    ip = subprocess.run(
+        [*cli, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", "bench-web"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    return f"http://127.0.0.1:{port}/", f"http://{ip}/"
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -238,7 +243,8 @@ def berth_engine(
 
 
 def interleaved(engines: dict[str, list[str]], runs: int, requests: int) -> dict[str, tuple]:
-    """A, B, A, B...: `run --rm` times, then ab rounds against each published port."""
+    """A, B, A, B...: `run --rm` times, then ab rounds against each published port
+    and, for reference, against each container's own address."""
     times: dict[str, list[float]] = {name: [] for name in engines}
     rates: dict[str, list[float]] = {name: [] for name in engines}
     rm = ["run", "--rm", "--network", "bridge", "bench-busybox", "true"]
@@ -248,13 +254,20 @@ def interleaved(engines: dict[str, list[str]], runs: int, requests: int) -> dict
         for name, cli in engines.items():
             times[name].append(run_once([*cli, *rm]))
     urls = {name: start_web(cli, "bench-busybox") for name, cli in engines.items()}
-    for url in urls.values():
-        ab_once(url, max(200, requests // 10))  # warm up
+    direct: dict[str, list[float]] = {name: [] for name in engines}
+    for published, _ in urls.values():
+        ab_once(published, max(200, requests // 10))  # warm up
     for _ in range(5):
-        for name, url in urls.items():
-            rates[name].append(ab_once(url, requests))
+        for name, (published, own) in urls.items():
+            rates[name].append(ab_once(published, requests))
+            direct[name].append(ab_once(own, requests))
     return {
-        name: (statistics.median(times[name]), statistics.median(rates[name]), rates[name])
+        name: (
+            statistics.median(times[name]),
+            statistics.median(rates[name]),
+            rates[name],
+            statistics.median(direct[name]),
+        )
         for name in engines
     }
 
@@ -289,10 +302,11 @@ def main() -> int:
                 except (subprocess.CalledProcessError, SystemExit) as e:
                     print(f"berth: not measured ({e})")
             results = interleaved(engines, args.runs, args.requests)
-        for name, (t, rate, all_rates) in results.items():
+        for name, (t, rate, all_rates, own) in results.items():
             shown = " ".join(f"{r:.0f}" for r in all_rates)
             print(f"{name}: run --rm on bridge {t * 1000:.0f} ms (median of {args.runs}), "
-                  f"published port {rate:.0f} req/s (median; rounds {shown})")  # fmt: skip
+                  f"published port {rate:.0f} req/s (median; rounds {shown}; "
+                  f"the container's own address {own:.0f})")  # fmt: skip
         if "docker" in results and "berth" in results:
             d, b = results["docker"], results["berth"]
             print(
