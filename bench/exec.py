@@ -295,21 +295,21 @@ def main() -> int:
     ref = med(cli[targets[0][0]]) if daemons[0].name == "docker" else None
     for name, samples in cli.items():
         ratio = f"   {med(samples) / ref:.2f}x docker" if ref else ""
-        print(f"  {name:<36} {med(samples):8.1f} ms{ratio}")
+        print(f"  {name:<48} {med(samples):8.1f} ms{ratio}")
     docker_run = runs.get("docker run --rm true")
     for name, samples in runs.items():
         ratio = f"   {med(samples) / med(docker_run):.2f}x docker" if docker_run else ""
-        print(f"  {name:<36} {med(samples):8.1f} ms{ratio}")
+        print(f"  {name:<48} {med(samples):8.1f} ms{ratio}")
     print("API calls as the docker CLI makes them (raw socket, ms):")
     names = list(next(iter(steps.values())))
-    print(f"  {'':<36}" + "".join(f"{n[:14]:>16}" for n in names) + f"{'sum':>10}")
+    print(f"  {'':<48}" + "".join(f"{n[:14]:>16}" for n in names) + f"{'sum':>10}")
     for name, per in steps.items():
         cells = "".join(f"{med(per[n]):16.1f}" for n in names)
         total = sum(med(per[n]) for n in names)
-        print(f"  {name:<36}{cells}{total:10.1f}")
+        print(f"  {name:<48}{cells}{total:10.1f}")
     print("below the daemon (ms):")
     for name, samples in below.items():
-        print(f"  {name:<36} {med(samples):8.1f}")
+        print(f"  {name:<48} {med(samples):8.1f}")
     return 0
 
 
