@@ -18,14 +18,17 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
 from tests.support import procs, unixhttp
+from tests.support.cgroups import cgroup_dirs
 from tests.support.dockercli import DockerCli
 from tests.support.mounts import mounts_under, unmount_all
 from tests.support.poll import poll
@@ -237,6 +240,20 @@ class Berthd(DockerCli):
                 out |= {e.name for e in d.iterdir() if len(e.name) == 64}
         return out
 
+    def ids_from_events(self) -> set[str]:
+        """Ids of the containers this daemon reported events for (what it keeps)."""
+        flt = quote(json.dumps({"type": ["container"]}))
+        status, raw = self.request(
+            "GET", f"/events?since=0&until={time.time():.3f}&filters={flt}", decode=False
+        )
+        if status != 200:
+            return set()
+        out = set()
+        for line in raw.decode(errors="replace").splitlines():
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                out.add(json.loads(line)["Actor"]["ID"])
+        return {i for i in out if len(i) == 64}
+
     def container_processes(self, ids: set[str] | None = None) -> list[int]:
         """Live processes in the cgroup of one of these containers (default: any this
         daemon ever had); a process in another mount namespace shows its root as "/",
@@ -257,6 +274,11 @@ class Berthd(DockerCli):
                         pids.append(int(entry))
                     break
         return pids
+
+    def cgroups(self, ids: set[str] | None = None) -> list[str]:
+        """cgroup directories of these containers (default: any this daemon ever had)."""
+        ids = self.seen | self.known_ids() if ids is None else ids
+        return cgroup_dirs(*ids, *(f"berth-{i}.scope" for i in ids)) if ids else []
 
     def leftovers(self) -> list[str]:
         """Network objects of this daemon on the host: its bridge, namespace files (and
@@ -295,7 +317,9 @@ def shutdown(d: Berthd, check: bool = True, keep_log: Path | None = None) -> Non
     try:
         if d.proc is not None and not d.running() and _has_containers(d):
             d.start()  # crashed or stopped by the test: containers still need removing
-        d.seen |= d.known_ids()
+        d.seen |= d.known_ids() | (
+            d.ids_from_events() if d.running() and d.sock.exists() else set()
+        )
         if d.running() and d.sock.exists():
             d.remove_all()
     finally:
@@ -303,6 +327,8 @@ def shutdown(d: Berthd, check: bool = True, keep_log: Path | None = None) -> Non
         poll(lambda: not d.shims(zygote=True), 10)  # they exit once their containers are gone
         shims = d.shims(zygote=True)
         containers = d.container_processes()
+        poll(lambda: not d.cgroups(), 10)  # removed by the runtime as its containers go
+        cgroups = d.cgroups()
         network = [x for x in d.leftovers() if x != f"mount {d.exec_root / 'netns'}"]
         mounts = d.mounts()
         strays = [p for p in procs.pids_mentioning(f"{d.root}/") if p not in shims]
@@ -323,6 +349,7 @@ def shutdown(d: Berthd, check: bool = True, keep_log: Path | None = None) -> Non
             "shims": shims,
             "processes": described,
             "container processes": containers,
+            "cgroups": cgroups,
             "network objects": network,
         }
         left = {k: v for k, v in left.items() if v}
