@@ -147,6 +147,7 @@ def inspect_doc(
     args = list(c.config.get("Entrypoint") or []) + list(c.config.get("Cmd") or [])
     if c.host_config.get("Init"):
         args = ["/sbin/docker-init", "--", *args]
+    base = str(container_dir).rstrip("/")
     return {
         "Id": c.id,
         "Created": rfc3339_nano(c.created),
@@ -154,10 +155,10 @@ def inspect_doc(
         "Args": args[1:],
         "State": docker_state(c.state, rfc3339_nano),
         "Image": c.image_id,
-        "ResolvConfPath": str(container_dir / "resolv.conf"),
-        "HostnamePath": str(container_dir / "hostname"),
-        "HostsPath": str(container_dir / "hosts"),
-        "LogPath": str(container_dir / f"{c.id}-json.log"),
+        "ResolvConfPath": f"{base}/resolv.conf",
+        "HostnamePath": f"{base}/hostname",
+        "HostsPath": f"{base}/hosts",
+        "LogPath": f"{base}/{c.id}-json.log",
         "Name": "/" + c.name,
         "RestartCount": c.state.restart_count,
         "Driver": graph_driver.get("Name", ""),

@@ -181,3 +181,91 @@ def test_expect_100_continue_then_the_body(sock_path: str) -> None:
     assert status == 200
     assert answer == b'{"a":[1,2]}\n'  # compact, as docker writes
     s.close()
+
+
+# -- the worker threads behind the servers ------------------------------------
+
+
+def _wait_for(predicate, what: str, timeout: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+def test_workers_reuse_an_idle_thread() -> None:
+    from berth.api.http import Workers
+
+    ran: list[tuple[str, int]] = []
+    workers = Workers(lambda req, addr: ran.append((req, threading.get_ident())))
+    workers.submit("a", None)
+    _wait_for(lambda: len(ran) == 1 and workers._idle, "the first job and an idle worker")
+    workers.submit("b", None)
+    _wait_for(lambda: len(ran) == 2, "the second job")
+    assert [r for r, _ in ran] == ["a", "b"]
+    assert ran[0][1] == ran[1][1]  # same thread
+    assert workers.started == 1
+
+
+def test_a_busy_worker_does_not_delay_the_next_connection() -> None:
+    from berth.api.http import Workers
+
+    release = threading.Event()
+    done: list[str] = []
+
+    def run(req, addr):
+        if req == "long":
+            release.wait(10)
+        done.append(req)
+
+    workers = Workers(run)
+    workers.submit("long", None)
+    workers.submit("short", None)
+    _wait_for(lambda: "short" in done, "the short job while the long one runs")
+    assert "long" not in done
+    assert workers.started == 2
+    release.set()
+    _wait_for(lambda: "long" in done, "the long job")
+
+
+def test_idle_workers_retire_and_new_ones_start() -> None:
+    from berth.api.http import Workers
+
+    threads: list[threading.Thread] = []
+    workers = Workers(lambda req, addr: threads.append(threading.current_thread()), idle=0.05)
+    workers.submit("a", None)
+    _wait_for(lambda: threads and not threads[0].is_alive(), "the idle worker to retire")
+    assert workers._idle == []
+    workers.submit("b", None)
+    _wait_for(lambda: len(threads) == 2, "a new worker")
+    assert workers.started == 2
+
+
+def test_a_failing_job_keeps_the_worker(caplog: pytest.LogCaptureFixture) -> None:
+    from berth.api.http import Workers
+
+    ran: list[str] = []
+
+    def run(req, addr):
+        if req == "bad":
+            raise RuntimeError("boom")
+        ran.append(req)
+
+    workers = Workers(run)
+    workers.submit("bad", None)
+    _wait_for(lambda: workers._idle, "the worker to be idle again")
+    workers.submit("good", None)
+    _wait_for(lambda: ran == ["good"], "the next job")
+    assert workers.started == 1
+
+
+def test_server_serves_many_sequential_connections(sock_path: str) -> None:
+    # every request on its own connection, as the CLI does
+    for _ in range(20):
+        s = _connect(sock_path)
+        s.sendall(b"GET /headers HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert _read_response(s, bytearray())[0] == 200
+        s.close()
