@@ -41,6 +41,7 @@ def _bind(proto: str, host_ip: str, port: int) -> socket.socket:
             raise OSError(e.errno, f"Bind for {shown} failed: port is already allocated") from None
         raise OSError(e.errno, f"Bind for {shown} failed: {e.strerror}") from None
     if kind == socket.SOCK_STREAM:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # accepted sockets inherit it
         s.listen(1024)
     return s
 
@@ -63,6 +64,7 @@ class _Side:
 
 _BASE = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLET
 _AGAIN = (BlockingIOError, InterruptedError)
+_NOWAIT = socket.MSG_DONTWAIT  # accepted sockets stay blocking: one fcntl less each
 
 
 class _TcpRelay:
@@ -93,11 +95,9 @@ class _TcpRelay:
                 fd, _ = lsock._accept()
             except _AGAIN:
                 return
-            client = socket.socket(socket.AF_INET, socket.SOCK_STREAM, fileno=fd)
-            client.setblocking(False)
+            client = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, fd)
             up = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
             up.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             err = up.connect_ex(target)
             if err not in (0, errno.EINPROGRESS):
                 client.close()
@@ -115,7 +115,7 @@ class _TcpRelay:
             self.sides[a.fd] = a
             self.sides[b.fd] = b
             try:
-                self._pump(a)  # the request, if it is there already
+                self._pump(a, once=True)  # the request, if it is there already
             except OSError:
                 self._close(a)
                 continue
@@ -138,17 +138,17 @@ class _TcpRelay:
             self.ep.modify(side.fd, want)
 
     def _close(self, side: _Side) -> None:
+        # closing removes the socket from the epoll set: no other process or
+        # descriptor shares it (workers fork before any connection exists)
         for x in (side, side.peer):
             if x is not None and self.sides.pop(x.fd, None) is not None:
-                if x.events:
-                    self.ep.unregister(x.fd)
                 x.sock.close()
 
     def _flush(self, dst: _Side) -> None:
         """Write what waits for `dst`; then pass on the peer's end of stream."""
         if dst.out:
             try:
-                n = dst.sock.send(dst.out)
+                n = dst.sock.send(dst.out, _NOWAIT)
             except _AGAIN:
                 n = 0
             dst.out = dst.out[n:]
@@ -156,12 +156,13 @@ class _TcpRelay:
             dst.shut_write = True
             dst.sock.shutdown(socket.SHUT_WR)
 
-    def _pump(self, src: _Side) -> None:
-        """Move what `src` has to its peer until `src` is empty or the peer is full."""
+    def _pump(self, src: _Side, *, once: bool = False) -> None:
+        """Move what `src` has to its peer until `src` is empty or the peer is full.
+        `once`: one read (the socket is registered afterwards, which reports the rest)."""
         dst = src.peer
         while not src.closed_read and dst.connected and not dst.out:
             try:
-                data = src.sock.recv(BUFSIZE)
+                data = src.sock.recv(BUFSIZE, _NOWAIT)
             except _AGAIN:
                 return
             if not data:
@@ -170,11 +171,13 @@ class _TcpRelay:
                     self._flush(dst)
                 return
             try:
-                n = dst.sock.send(data)
+                n = dst.sock.send(data, _NOWAIT)
             except _AGAIN:
                 n = 0
             if n < len(data):
                 dst.out = data[n:]
+            if once:
+                return
 
     def _on_event(self, side: _Side, ev: int) -> None:
         peer = side.peer
