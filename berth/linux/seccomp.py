@@ -1,8 +1,11 @@
-"""Seccomp filters through libseccomp.so.2: build a filter context, add rules, load it.
+"""Seccomp filters through libseccomp.so.2: build a filter context, add rules, load it
+or export it as a BPF program; and loading such a program with seccomp(2) itself.
 
 Loaded lazily: only a container with a seccomp section pays for opening the library.
 libseccomp returns negative errno values instead of setting errno; `_check` turns
-them into OSError with the operation named.
+them into OSError with the operation named. `load_program` needs no libseccomp:
+the runtime compiles (or finds in its cache) the program before it forks, and the
+container's process, past pivot_root, loads the bytes.
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ def library() -> ctypes.CDLL:
         lib.seccomp_arch_native.restype = ctypes.c_uint32
         lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
         lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
+        lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.seccomp_version.restype = ctypes.POINTER(ctypes.c_uint * 3)
         lib.seccomp_rule_add_array.argtypes = [
             ctypes.c_void_p,
             ctypes.c_uint32,
@@ -122,7 +127,50 @@ class Filter:
     def load(self) -> None:
         _check(self._lib.seccomp_load(self._ctx), "seccomp_load")
 
+    def export_bpf(self) -> bytes:
+        """The filter as the BPF program the kernel would get (struct sock_filter[])."""
+        fd = os.memfd_create("seccomp-bpf", os.MFD_CLOEXEC)
+        try:
+            _check(self._lib.seccomp_export_bpf(self._ctx, fd), "seccomp_export_bpf")
+            size = os.lseek(fd, 0, os.SEEK_END)
+            return os.pread(fd, size, 0)
+        finally:
+            os.close(fd)
+
     def release(self) -> None:
         if self._ctx:
             self._lib.seccomp_release(self._ctx)
             self._ctx = None
+
+
+def version() -> str:
+    """libseccomp's version ("2.5.4"): its BPF output may change with it."""
+    v = library().seccomp_version().contents
+    return ".".join(str(n) for n in v)
+
+
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_LOG = 2
+_SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+
+
+def load_program(program: bytes, log: bool = False) -> None:
+    """Install a BPF filter program (from `Filter.export_bpf`) in this thread with
+    seccomp(2). As with libseccomp's load, the caller sees to no_new_privs or
+    holds CAP_SYS_ADMIN."""
+    from berth.linux.libc import check, libc
+
+    if not program or len(program) % 8:
+        raise OSError(22, f"seccomp: a BPF program of {len(program)} bytes is malformed")
+    prog = _SockFprog(len(program) // 8, program)
+    flags = SECCOMP_FILTER_FLAG_LOG if log else 0
+    check(
+        libc.syscall(
+            _SYS_SECCOMP[os.uname().machine], SECCOMP_SET_MODE_FILTER, flags, ctypes.byref(prog)
+        ),
+        "seccomp(SECCOMP_SET_MODE_FILTER)",
+    )

@@ -146,7 +146,11 @@ def create(
         plan = Plan(container_id, spec, bundle, rootfs, directory, cgroup, console_socket)
         plan.preserve_fds = preserve_fds
         plan.new_keyring = new_keyring
-        preload(spec.process, spec.linux.seccomp, spec.hooks)
+        if spec.linux.seccomp is not None:
+            from berth.runtime import seccomp
+
+            plan.seccomp = seccomp.compiled(spec.linux.seccomp, root)
+        preload(spec.process, plan.seccomp, spec.hooks)
         plan.fifo_fd = os.open(container.fifo, os.O_PATH | os.O_CLOEXEC)
         try:
             pid, sock = spawn_with_console(plan, init_main)
@@ -278,10 +282,17 @@ def parse_signal(text: str) -> int:
 
 
 def kill(root: str, container_id: str, signum: int, all_processes: bool = False) -> None:
+    """Signal the init, or (`all_processes`) every process of the cgroup. As with
+    runc, `--all` on a stopped container is no error: it signals what is left."""
     container = Container.load(root, container_id)
-    lifecycle.require(Op.KILL, container.status(), container_id)
+    status = container.status()
+    if not (all_processes and status is Status.STOPPED):
+        lifecycle.require(Op.KILL, status, container_id)
     cgroup = container.cgroup()
-    pids = cgroup.pids() if all_processes and cgroup is not None else [container.state.pid]
+    if all_processes and cgroup is not None:
+        pids = cgroup.pids()
+    else:  # a stopped init's pid may be someone else's by now
+        pids = [] if status is Status.STOPPED else [container.state.pid]
     for pid in pids:
         try:
             os.kill(pid, signum)

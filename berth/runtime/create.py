@@ -94,6 +94,7 @@ class Plan:
         # reachable from the container's namespaces (exec, user namespaces).
         self.console_fd = -1
         self.new_keyring = True  # a session keyring of its own (--no-new-keyring: keep ours)
+        self.seccomp = None  # seccomp.Compiled: the filter, compiled before the fork
         # In the init: the pipe whose EOF says the intermediate has sent InitPid
         # and exited (see `intermediate`); -1 once seen.
         self.hold_fd = -1

@@ -45,6 +45,7 @@ class ExecPlan:
         self.preserve_fds = 0
         self.console_fd = -1
         self.hold_fd = -1  # see create.intermediate and create.wait_turn
+        self.seccomp = None  # seccomp.Compiled: the container's filter, compiled before the fork
 
 
 def exec_main(plan: ExecPlan, sock: int) -> None:
@@ -58,7 +59,7 @@ def exec_main(plan: ExecPlan, sock: int) -> None:
             open_terminal(plan.process, console, bind_console=False)
         elif console is not None:
             os.close(console)
-        prepared = prepare_process(plan.process, plan.spec.linux.seccomp)
+        prepared = prepare_process(plan.process, plan.seccomp)
         prepared.keep = preserved(plan)
         wait_turn(plan)
         msg.send(sock, msg.Ready())
@@ -94,7 +95,11 @@ def execute(
     lifecycle.require(Op.EXEC, container.status(), container_id)
     plan = ExecPlan(container, process, console_socket)
     plan.preserve_fds = preserve_fds
-    preload(process, plan.spec.linux.seccomp, None)
+    if plan.spec.linux.seccomp is not None:
+        from berth.runtime import seccomp
+
+        plan.seccomp = seccomp.compiled(plan.spec.linux.seccomp, root)
+    preload(process, plan.seccomp, None)
     if not detach:
         prc.set_child_subreaper()
     pid, sock = spawn_with_console(plan, exec_main)

@@ -27,17 +27,17 @@ class Prepared:
     """What the init keeps between its setup and its exec."""
 
     def __init__(
-        self, process: Process, executable: str, env: list[str], seccomp_plan, stub: int
+        self, process: Process, executable: str, env: list[str], seccomp_filter, stub: int
     ) -> None:
         self.process = process
         self.executable = executable
         self.env = env
-        self.seccomp = seccomp_plan
+        self.seccomp = seccomp_filter  # seccomp.Compiled, loaded just before the exec
         self.stub = stub  # fd of the sealed exec stub, -1 where there is none
         self.keep: set[int] = set()  # --preserve-fds
 
 
-def preload(process: Process, seccomp_section, hooks: Hooks | None) -> None:
+def preload(process: Process, seccomp_filter, hooks: Hooks | None) -> None:
     """Import (and load) now whatever the child processes will need later.
 
     After pivot_root or setns into the container's mount namespace the host's
@@ -49,11 +49,8 @@ def preload(process: Process, seccomp_section, hooks: Hooks | None) -> None:
         import socket  # noqa: F401
         import struct  # noqa: F401
         import termios  # noqa: F401
-    if seccomp_section is not None:
-        from berth.linux import seccomp as lib
-        from berth.runtime import seccomp  # noqa: F401
-
-        lib.library()
+    if seccomp_filter is not None:
+        from berth.linux import seccomp  # noqa: F401 - its load_program
     if hooks is not None and (hooks.create_container or hooks.start_container):
         import subprocess  # noqa: F401
 
@@ -167,10 +164,10 @@ def setup_container(plan: Plan, sock: int, console: int | None) -> Prepared:
         prc.sethostname(spec.hostname)
     if spec.domainname is not None:
         prc.setdomainname(spec.domainname)
-    return prepare_process(process, linux.seccomp if linux else None)
+    return prepare_process(process, plan.seccomp)
 
 
-def prepare_process(process: Process, seccomp_section) -> Prepared:
+def prepare_process(process: Process, seccomp_filter) -> Prepared:
     """Limits, identity, cwd and the program's path: everything up to the exec."""
     identity.set_rlimits(process.rlimits)
     if process.oom_score_adj is not None:
@@ -179,15 +176,10 @@ def prepare_process(process: Process, seccomp_section) -> Prepared:
     # Made before any seccomp filter is loaded, which might forbid memfd_create.
     elf = image()
     stub = sealed_memfd("berth-exec", elf, executable=True) if elf else -1
-    seccomp_plan = None
-    if seccomp_section is not None:
-        from berth.runtime import seccomp
-
-        seccomp_plan = seccomp.plan(seccomp_section)
-        if not process.no_new_privileges:
-            # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we have it.
-            seccomp.load(seccomp_plan)
-            seccomp_plan = None
+    if seccomp_filter is not None and not process.no_new_privileges:
+        # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we have it.
+        seccomp_filter.load()
+        seccomp_filter = None
     identity.become_user(process)
     if process.user.umask is not None:
         os.umask(process.user.umask)
@@ -195,7 +187,7 @@ def prepare_process(process: Process, seccomp_section) -> Prepared:
         os.umask(0o022)
     enter_cwd(process.cwd)
     executable = identity.find_executable(process.args[0], env)
-    return Prepared(process, executable, env, seccomp_plan, stub)
+    return Prepared(process, executable, env, seccomp_filter, stub)
 
 
 def enter_cwd(cwd: str) -> None:
@@ -254,9 +246,7 @@ def exec_program(prepared: Prepared) -> None:
     if process.no_new_privileges:
         prc.set_no_new_privs()
     if prepared.seccomp is not None:
-        from berth.runtime import seccomp
-
-        seccomp.load(prepared.seccomp)
+        prepared.seccomp.load()
     sys.stdout.flush()
     close_all_except({prepared.stub, *prepared.keep})
     if prepared.stub >= 0:
