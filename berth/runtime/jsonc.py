@@ -10,8 +10,7 @@ directly. Anything they do not take (and every malformed document) goes through
 
 from __future__ import annotations
 
-_scanner: list = []  # [the C scanner], made on first use
-_encoder: list = []  # [the C encoder], made on first use
+import _json
 
 
 class _Context:
@@ -26,15 +25,31 @@ class _Context:
     memo = None
 
 
+def _unserializable(value: object) -> object:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# Made once at import, so that a process forked from one that imported this
+# module (the shim's zygote) does not make them again.
+_scan = _json.make_scanner(_Context())
+_encode = _json.make_encoder(
+    None,  # no circular-reference check: our values are trees
+    _unserializable,
+    _json.encode_basestring_ascii,
+    None,  # indent
+    ": ",
+    ", ",
+    False,  # sort_keys
+    False,  # skipkeys
+    True,  # allow_nan
+)
+
+
 def loads(text: str | bytes) -> object:
     """json.loads(text); a malformed document raises json.JSONDecodeError (ValueError)."""
     try:
-        if not _scanner:
-            import _json
-
-            _scanner.append(_json.make_scanner(_Context()))
         s = (text.decode() if isinstance(text, bytes) else text).strip(" \t\n\r")
-        value, end = _scanner[0](s, 0)
+        value, end = _scan(s, 0)
         if end == len(s):
             return value
     except Exception:  # malformed or unusual: the standard library decides
@@ -44,34 +59,9 @@ def loads(text: str | bytes) -> object:
     return json.loads(text)
 
 
-def _unserializable(value: object) -> object:
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
 def dumps(value: object) -> str:
     """json.dumps(value): default separators, ASCII output."""
-    try:
-        if not _encoder:
-            import _json
-
-            _encoder.append(
-                _json.make_encoder(
-                    None,  # no circular-reference check: our values are trees
-                    _unserializable,
-                    _json.encode_basestring_ascii,
-                    None,  # indent
-                    ": ",
-                    ", ",
-                    False,  # sort_keys
-                    False,  # skipkeys
-                    True,  # allow_nan
-                )
-            )
-    except ImportError:
-        import json
-
-        return json.dumps(value)
-    return "".join(_encoder[0](value, 0))
+    return "".join(_encode(value, 0))
 
 
 def dumps_indented(value: object, indent: str = "  ", _level: int = 0) -> str:
