@@ -1,5 +1,9 @@
 """berthd vs a private dockerd, side by side, through the same docker CLI.
 
+Both daemons run at once and every operation is timed in turns (docker,
+berth, docker, berth ...), so load from other work on the machine falls on
+both alike.
+
 Both engines get the same busybox rootfs (`docker import` of one tarball) and
 run containers with `--network none`. Prints medians per operation and the
 ratio berth/docker, plus each daemon's idle RSS.
@@ -19,6 +23,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -147,6 +152,7 @@ def start_berth(root: Path) -> Engine:
         [
             str(VENV_BIN / "berthd"), "--data-root", str(root / "root"), "--exec-root",
             str(root / "exec"), "-H", f"unix://{e.sock}", "--config-file", str(root / "daemon.json"),
+            "--bridge", "none",  # as dockerd --bridge=none: containers here use --network none
         ],
         stdout=log, stderr=log,
     )  # fmt: skip
@@ -154,42 +160,54 @@ def start_berth(root: Path) -> Engine:
     return e
 
 
-def timed(fn, runs: int) -> float:
-    samples = []
+def timed(fns: dict[str, Callable[[], object]], runs: int) -> dict[str, float]:
+    """Median wall time per engine, the engines taking turns run after run
+    (A, B, A, B ...), so a change of load on the shared machine hits both."""
+    samples: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(v) for name, v in samples.items()}
 
 
-def bench(e: Engine, runs: int, ps_containers: int) -> dict[str, float]:
-    r: dict[str, float] = {}
+def bench(engines: list[Engine], runs: int, ps_containers: int) -> dict[str, dict[str, float]]:
+    r: dict[str, dict[str, float]] = {e.name: {} for e in engines}
+
+    def record(key: str, fn: Callable[[Engine], object]) -> None:
+        for name, value in timed({e.name: (lambda e=e: fn(e)) for e in engines}, runs).items():
+            r[name][key] = value
+
     net = ("--network", "none")
-    e.cli("run", "--rm", *net, "busybox", "true")  # warm up
-    r["run --rm true"] = timed(lambda: e.cli("run", "--rm", *net, "busybox", "true"), runs)
-    ids: list[str] = []
+    for e in engines:
+        e.cli("run", "--rm", *net, "busybox", "true")  # warm up
+    record("run --rm true", lambda e: e.cli("run", "--rm", *net, "busybox", "true"))
+    ids: dict[str, list[str]] = {e.name: [] for e in engines}
 
     # a PID 1 that exits on SIGTERM, so `stop` measures the stop, not the timeout
     waits = ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
 
-    def run_d() -> None:
-        ids.append(e.cli("run", "-d", *net, "busybox", *waits).stdout.strip())
+    def run_d(e: Engine) -> None:
+        ids[e.name].append(e.cli("run", "-d", *net, "busybox", *waits).stdout.strip())
 
-    r["run -d"] = timed(run_d, runs)
-    pending = list(ids)
-    r["stop"] = timed(lambda: e.cli("stop", "-t", "5", pending.pop()), runs)
-    target = e.cli("run", "-d", *net, "busybox", "sleep", "1000").stdout.strip()
-    r["exec true"] = timed(lambda: e.cli("exec", target, "true"), runs)
-    r["inspect"] = timed(lambda: e.cli("inspect", target), runs)
+    record("run -d", run_d)
+    record("stop", lambda e: e.cli("stop", "-t", "5", ids[e.name].pop()))
+    target = {
+        e.name: e.cli("run", "-d", *net, "busybox", "sleep", "1000").stdout.strip() for e in engines
+    }
+    record("exec true", lambda e: e.cli("exec", target[e.name], "true"))
+    record("inspect", lambda e: e.cli("inspect", target[e.name]))
     time.sleep(2)
-    r["idle RSS MB"] = sum(rss_kb(p) for p in e.daemon_pids()) / 1024
-    r["per-container PSS MB"] = shim_pss_mb(e, target)
-    have = len(e.cli("ps", "-aq").stdout.split())
-    for _ in range(max(0, ps_containers - have)):
-        e.cli("create", *net, "busybox", "true")
-    r[f"ps -a ({ps_containers})"] = timed(lambda: e.cli("ps", "-a"), runs)
-    e.cli("rm", "-f", *e.cli("ps", "-aq").stdout.split(), check=False)
+    for e in engines:
+        r[e.name]["idle RSS MB"] = sum(rss_kb(p) for p in e.daemon_pids()) / 1024
+        r[e.name]["per-container PSS MB"] = shim_pss_mb(e, target[e.name])
+        have = len(e.cli("ps", "-aq").stdout.split())
+        for _ in range(max(0, ps_containers - have)):
+            e.cli("create", *net, "busybox", "true")
+    record(f"ps -a ({ps_containers})", lambda e: e.cli("ps", "-a"))
+    for e in engines:
+        e.cli("rm", "-f", *e.cli("ps", "-aq").stdout.split(), check=False)
     return r
 
 
@@ -204,7 +222,7 @@ def main() -> int:
     tar = base / "busybox.tar"
     with tarfile.open(tar, "w") as t:
         t.add(rootfs, arcname=".")
-    results: dict[str, dict[str, float]] = {}
+    engines: list[Engine] = []
     try:
         for name, starter in (("docker", start_docker), ("berth", start_berth)):
             if args.only and name != args.only:
@@ -214,13 +232,16 @@ def main() -> int:
             root = base / name
             root.mkdir()
             e = starter(root)
-            try:
-                e.cli("import", str(tar), "busybox:latest")
-                results[name] = bench(e, args.runs, args.ps_containers)
-            finally:
-                e.stop()
+            engines.append(e)
+            e.cli("import", str(tar), "busybox:latest")
+        results = bench(engines, args.runs, args.ps_containers)
     finally:
+        for e in engines:
+            e.stop()
         subprocess.run(["rm", "-rf", str(base)], check=False)
+    print(
+        f"load average {os.getloadavg()[0]:.2f} (both engines run side by side, turns interleaved)"
+    )
     keys = list(next(iter(results.values())).keys())
     print(f"{'operation':<22}" + "".join(f"{n:>12}" for n in results) + "   berth/docker")
     for k in keys:

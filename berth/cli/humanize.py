@@ -16,6 +16,11 @@ def ago(unix_seconds: float, now: float | None = None) -> str:
     return duration(max(0.0, now - unix_seconds)) + " ago"
 
 
+def go_time(unix: float) -> str:
+    """Go's time.Time String() in UTC: `2026-11-29 04:10:57 +0000 UTC`."""
+    return time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(unix))
+
+
 def _scaled(size: float, base: float, units: tuple[str, ...]) -> tuple[float, str]:
     i = 0
     while size >= base and i < len(units) - 1:

@@ -249,10 +249,11 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except Exception as e:
-        from berth.cli.template import TemplateError
         from berth.errors import BerthError
 
-        if isinstance(e, TemplateError):
+        # a TemplateError needs the template engine loaded: don't load it to ask
+        template = sys.modules.get("berth.cli.template")
+        if template is not None and isinstance(e, template.TemplateError):
             print(f"template parsing error: {e}", file=sys.stderr)
             return 125 if name in STATUS_125 else 1
         if not isinstance(e, BerthError):

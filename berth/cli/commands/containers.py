@@ -210,11 +210,6 @@ def display_ports(ports: list[dict[str, Any]]) -> str:
     return ", ".join(out)
 
 
-def go_time(unix: float) -> str:
-    """Go's time.Time String() in UTC: `2026-11-29 04:10:57 +0000 UTC`."""
-    return time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(unix))
-
-
 def ps_row(c: dict[str, Any], trunc: bool, now: float) -> dict[str, Any]:
     """A container summary as the fields docker's ps template sees."""
     cid = c.get("Id", "")
@@ -240,7 +235,7 @@ def ps_row(c: dict[str, Any], trunc: bool, now: float) -> dict[str, Any]:
             "ID": humanize.short_id(cid) if trunc else cid,
             "Image": image,
             "Command": humanize.go_quote(command),
-            "CreatedAt": go_time(c.get("Created", 0)),
+            "CreatedAt": humanize.go_time(c.get("Created", 0)),
             "RunningFor": humanize.ago(c.get("Created", 0), now),
             "Ports": display_ports(c.get("Ports") or []),
             "State": c.get("State", ""),

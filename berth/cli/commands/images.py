@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
-from berth.cli import common, humanize, progress, table
+from berth.cli import common, humanize, table
 from berth.cli.flags import BOOL, LIST, STR, Flag, Spec, UsageError
 
 TYPE_CHECKING = False
@@ -117,7 +116,7 @@ def image_rows(
 ) -> list[dict[str, Any]]:
     """Docker's rows: one per repo:tag (per digest too with --digests), digest-only
     repositories as `<none>` tags, `<none> <none>` for an untagged image; newest first."""
-    from berth.cli.commands.containers import go_time
+    from berth.cli.humanize import go_time
     from berth.cli.values import Row
 
     rows = []
@@ -245,7 +244,7 @@ HISTORY_HEADERS = {
 
 
 def run_history(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
-    from berth.cli.commands.containers import go_time
+    from berth.cli.humanize import go_time
 
     history = ctx.client.get(f"/images/{common.quote(args[0])}/history") or []
     now = time.time()
@@ -304,6 +303,10 @@ def file_chunks(path: str | None) -> Any:
 def run_load(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     if not o["input"] and sys.stdin.isatty():
         raise UsageError("requested load from stdin, but stdin is empty", 1)
+    import os
+
+    from berth.cli import progress
+
     if o["input"] and not os.path.exists(o["input"]):
         raise UsageError(f"open {o['input']}: no such file or directory", 1)
     messages = ctx.client.stream_json(
@@ -334,6 +337,8 @@ def run_import(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
         params["fromSrc"] = source
     else:
         params["fromSrc"] = "-"
+        import os
+
         if source != "-" and not os.path.exists(source):
             raise UsageError(f"open {source}: no such file or directory", 1)
         body = file_chunks(source)

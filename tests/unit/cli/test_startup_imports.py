@@ -21,7 +21,7 @@ HEAVY = {
     "json", "re", "argparse", "http.client", "email", "dataclasses", "enum", "typing",
     "inspect", "importlib.util", "collections", "socket", "ssl", "urllib.parse", "shlex",
     "datetime", "tempfile", "threading", "subprocess", "functools", "ast", "os",
-    "berth.cli.template",
+    "contextlib", "berth.cli.template",
 }  # fmt: skip
 
 CID = "0123456789ab" + "c" * 52
@@ -58,8 +58,14 @@ IMAGES = [
 ]
 
 
-def _answer(path: str) -> tuple[int, object]:
+def _answer(method: str, path: str) -> tuple[int, object]:
     path = path.split("?", 1)[0].split("/", 2)[-1]  # drop /v1.43
+    if method == "POST" and path == "containers/quiet_one/exec":
+        return 201, {"Id": "e1"}
+    if method == "POST" and path == "exec/e1/start":
+        return 101, None  # hijacked: the stream ends when the connection closes
+    if path == "exec/e1/json":
+        return 200, {"Running": False, "ExitCode": 0}
     if path == "containers/json":
         return 200, LIST
     if path in (f"containers/{CID}/json", "containers/quiet_one/json"):
@@ -93,8 +99,11 @@ def api(tmp_path: Path):
                     data += piece
                 if not data:
                     continue
-                target = data.split(b" ", 2)[1].decode()
-                status, doc = _answer(target)
+                method, target = data.decode("latin-1").split(" ", 2)[:2]
+                status, doc = _answer(method, target)
+                if status == 101:
+                    conn.sendall(b"HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\n\r\n")
+                    continue
                 body = json.dumps(doc).encode()
                 conn.sendall(
                     b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
@@ -159,7 +168,13 @@ def test_inspect_loads_no_heavy_module_and_prints_indented_json(api: str) -> Non
 
 def test_images_loads_no_heavy_module(api: str) -> None:
     out, heavy = _run(api, ["images"])
-    assert heavy == ["os"]  # images.py needs it for its other commands (save, load)
+    assert heavy == []
     header, row = out.splitlines()
     assert header.split()[:2] == ["REPOSITORY", "TAG"]
     assert row.split()[:3] == ["busybox", "latest", "e" * 12]
+
+
+def test_exec_loads_no_heavy_module_beyond_os(api: str) -> None:
+    out, heavy = _run(api, ["exec", "quiet_one", "true"])
+    assert heavy == ["os"]  # the terminal and stream code needs it
+    assert out == ""
