@@ -7,10 +7,7 @@ and found again after a daemon restart with `probe` + `connect`.
 from __future__ import annotations
 
 import contextlib
-import os
-import select
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -189,7 +186,7 @@ class ShimTasks:
                 shim.shutdown()
         facts = client.probe(sdir)
         if facts.shim_alive and facts.shim_pid:
-            _wait_exit(facts.shim_pid, 10.0)
+            client.wait_gone(facts.shim_pid, 10.0)
         with contextlib.suppress(Exception):
             client.remove_state(sdir)
 
@@ -199,21 +196,3 @@ class ShimTasks:
 
         with contextlib.suppress(Exception):
             client.stop_zygote(self.state_root)
-
-
-def _wait_exit(pid: int, timeout: float) -> None:
-    """Block until process `pid` (not our child) has exited, at most `timeout` s:
-    a pidfd turns readable then; without pidfds, poll."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    except (AttributeError, OSError):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
-            time.sleep(0.01)
-        return
-    try:
-        select.select([fd], [], [], timeout)
-    finally:
-        os.close(fd)

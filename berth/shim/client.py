@@ -27,6 +27,7 @@ import errno
 import fcntl
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -63,6 +64,7 @@ __all__ = [
     "spawn",
     "state_dir",
     "stop_zygote",
+    "wait_gone",
 ]
 
 _SOCK_PATH_MAX = 100  # sun_path is 108 bytes; longer paths go through /proc/self/fd
@@ -509,9 +511,26 @@ def stop_zygote(socket_dir: Path) -> None:
         return
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_gone(pid, 10.0)
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    """Block until process `pid` (a shim, the zygote: not our child) has exited, at
+    most `timeout` seconds; whether it has. A pidfd turns readable at the exit, so
+    nothing polls (where pidfds are missing, poll)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    except (AttributeError, OSError):
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not _alive(pid)
+    try:
+        return bool(select.select([fd], [], [], timeout)[0])
+    finally:
+        os.close(fd)
 
 
 # ---- facts after the fact ---------------------------------------------------------------
