@@ -270,18 +270,26 @@ def main() -> int:
                     steps.setdefault(name, {}).setdefault(step, []).append(secs)
 
         below: dict[str, list[float]] = {}
-        brt_cid = _full_id(berth, targets[-3][2])
-        runc_full = _full_id(berth, runc_cid)
-        for label, cid, rt in (("berth-runc", brt_cid, "berth-runc"), ("runc", runc_full, "runc")):
-            proc = _exec_process(base / "berth", cid)
-            pfile = base / f"process-{label}.json"
-            pfile.write_text(json.dumps(proc))
-            rt_path = str(VENV_BIN / "berth-runc") if rt == "berth-runc" else shutil.which("runc")
-            rt_root = base / "berth" / "exec" / "runtime" / rt
-            sdir = base / "berth" / "exec" / "shims" / cid
-            for n in range(args.runs):
+        layers = (
+            ("berth-runc forked", targets[-3][2], "berth-runc"),
+            ("berth-runc executed", targets[-2][2], None),
+            ("runc", runc_cid, "runc"),
+        )
+        for n in range(args.runs):
+            for label, ref, rt in layers:
+                cid = _full_id(berth, ref)
+                proc = _exec_process(base / "berth", cid)
+                sdir = base / "berth" / "exec" / "shims" / cid
                 below.setdefault(f"shim exec ({label})", []).append(shim_exec(sdir, proc, n))
-                below.setdefault(f"runtime exec -d ({label})", []).append(
+                if rt is None:
+                    continue
+                pfile = base / f"process-{label}.json"
+                pfile.write_text(json.dumps(proc))
+                rt_path = (
+                    str(VENV_BIN / "berth-runc") if rt == "berth-runc" else shutil.which("runc")
+                )
+                rt_root = base / "berth" / "exec" / "runtime" / rt
+                below.setdefault(f"runtime exec -d, executed ({rt})", []).append(
                     runtime_exec(rt_path, rt_root, cid, pfile, base)
                 )
     finally:
