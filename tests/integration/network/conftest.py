@@ -7,11 +7,11 @@ Tests check that berth removed its own pieces before the namespace goes.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.support.mounts import mounts_under, unmount_all
 from tests.support.netns import in_ns, scratch_netns
 from tests.support.poll import poll
 
@@ -28,14 +28,14 @@ def host_ns():
 
 @pytest.fixture
 def exec_root(tmp_path: Path):
+    """An exec root for a network manager; its namespace files (and their directory's
+    mount) are unmounted afterwards, whatever the test left."""
     root = tmp_path / "exec"
     root.mkdir()
-    yield root
-    netns_dir = root / "netns"
-    if netns_dir.exists():
-        for f in netns_dir.iterdir():
-            subprocess.run(["umount", "-l", str(f)], capture_output=True)
-        subprocess.run(["umount", "-l", str(netns_dir)], capture_output=True)
+    try:
+        yield root
+    finally:
+        unmount_all(mounts_under(root))
 
 
 def http_get(ns_path: str, host: str, port: int, path: str = "/", timeout: float = 10.0) -> str:
