@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import ctypes
-
 from berth.linux import process
-from berth.linux.libc import check, libc
+from berth.linux.libc import Structure, byref, c_int, c_uint32, check, libc
 
 NAMES = (
     "CAP_CHOWN",
@@ -55,15 +53,15 @@ NUMBERS = {name: number for number, name in enumerate(NAMES)}
 _VERSION_3 = 0x20080522
 
 
-class _Header(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class _Header(Structure):
+    _fields_ = [("version", c_uint32), ("pid", c_int)]
 
 
-class _Data(ctypes.Structure):
+class _Data(Structure):
     _fields_ = [
-        ("effective", ctypes.c_uint32),
-        ("permitted", ctypes.c_uint32),
-        ("inheritable", ctypes.c_uint32),
+        ("effective", c_uint32),
+        ("permitted", c_uint32),
+        ("inheritable", c_uint32),
     ]
 
 
@@ -84,7 +82,7 @@ def capget(pid: int = 0) -> tuple[int, int, int]:
     """(effective, permitted, inheritable) of `pid` (0: this thread) as 64-bit masks."""
     header = _Header(_VERSION_3, pid)
     data = (_Data * 2)()
-    check(libc.capget(ctypes.byref(header), data), f"capget pid {pid}")
+    check(libc.capget(byref(header), data), f"capget pid {pid}")
     join = lambda lo, hi: lo | (hi << 32)  # noqa: E731
     return (
         join(data[0].effective, data[1].effective),
@@ -100,7 +98,7 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
         data[i].effective = (effective >> shift) & 0xFFFFFFFF
         data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
         data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
-    check(libc.capset(ctypes.byref(header), data), "capset")
+    check(libc.capset(byref(header), data), "capset")
 
 
 def drop_bounding(number: int) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import os
 
-from berth.linux.libc import check, libc
+from berth.linux.libc import c_char_p, c_int, c_uint, check, libc
 
 AF_UNIX = 1
 SOCK_SEQPACKET = 5
@@ -21,12 +20,12 @@ F_SEAL_GROW = 4
 F_SEAL_WRITE = 8
 AT_EMPTY_PATH = 0x1000
 
-libc.memfd_create.argtypes = [ctypes.c_char_p, ctypes.c_uint]
+libc.memfd_create.argtypes = [c_char_p, c_uint]
 
 
 def seqpacket_pair() -> tuple[int, int]:
     """Two connected AF_UNIX SOCK_SEQPACKET fds (close-on-exec): one write is one message."""
-    fds = (ctypes.c_int * 2)()
+    fds = (c_int * 2)()
     check(libc.socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds), "socketpair")
     return fds[0], fds[1]
 
@@ -92,8 +91,8 @@ def sealed_memfd(name: str, content: bytes, executable: bool) -> int:
 
 def execveat(fd: int, argv: list[str], env: list[str]) -> None:
     """Execute the program open on `fd`; returns only by raising."""
-    args = (ctypes.c_char_p * (len(argv) + 1))(*[a.encode() for a in argv], None)
-    envp = (ctypes.c_char_p * (len(env) + 1))(*[e.encode() for e in env], None)
+    args = (c_char_p * (len(argv) + 1))(*[a.encode() for a in argv], None)
+    envp = (c_char_p * (len(env) + 1))(*[e.encode() for e in env], None)
     check(
         libc.syscall(_SYS_EXECVEAT[os.uname().machine], fd, b"", args, envp, AT_EMPTY_PATH),
         f"execveat {argv[0]}",

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 
-from berth.linux.libc import check, libc
+from berth.linux.libc import c_char_p, check, libc
 
 KEYCTL_JOIN_SESSION_KEYRING = 1
 _SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}
@@ -17,7 +16,7 @@ def join_session_keyring(name: str) -> int:
         libc.syscall(
             _SYS_KEYCTL[os.uname().machine],
             KEYCTL_JOIN_SESSION_KEYRING,
-            ctypes.c_char_p(name.encode()),
+            c_char_p(name.encode()),
         ),
         f"join session keyring {name}",
     )

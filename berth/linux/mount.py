@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ctypes
-
-from berth.linux.libc import check, libc
+from berth.linux.libc import c_char_p, c_int, c_ulong, check, libc
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2
@@ -33,14 +31,8 @@ MNT_DETACH = 2
 MNT_EXPIRE = 4
 UMOUNT_NOFOLLOW = 8
 
-libc.mount.argtypes = [
-    ctypes.c_char_p,
-    ctypes.c_char_p,
-    ctypes.c_char_p,
-    ctypes.c_ulong,
-    ctypes.c_char_p,
-]
-libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+libc.mount.argtypes = [c_char_p, c_char_p, c_char_p, c_ulong, c_char_p]
+libc.umount2.argtypes = [c_char_p, c_int]
 
 
 def _b(value: str | bytes | None) -> bytes | None:

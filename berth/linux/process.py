@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ctypes
-
-from berth.linux.libc import check, libc
+from berth.linux.libc import addressof, c_char, c_char_p, c_int, c_size_t, c_ulong, check, libc
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -18,9 +16,9 @@ PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
-libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-libc.setdomainname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+libc.prctl.argtypes = [c_int, c_ulong, c_ulong, c_ulong, c_ulong]
+libc.sethostname.argtypes = [c_char_p, c_size_t]
+libc.setdomainname.argtypes = [c_char_p, c_size_t]
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, what: str = "") -> int:
@@ -49,8 +47,9 @@ def set_parent_death_signal(signum: int) -> None:
 
 
 def set_name(name: str) -> None:
-    buf = ctypes.create_string_buffer(name.encode()[:15])
-    prctl(PR_SET_NAME, ctypes.addressof(buf), what="prctl(PR_SET_NAME)")
+    buf = (c_char * 16)()
+    buf.value = name.encode()[:15]  # NUL-terminated: the rest stays zero
+    prctl(PR_SET_NAME, addressof(buf), what="prctl(PR_SET_NAME)")
 
 
 def sethostname(name: str) -> None:

@@ -10,8 +10,9 @@ container's process, past pivot_root, loads the bytes.
 
 from __future__ import annotations
 
-import ctypes
 import os
+
+from berth.linux import libc as c
 
 # Actions (seccomp.h); ERRNO and TRACE carry a 16-bit value.
 ACT_KILL_PROCESS = 0x80000000
@@ -40,43 +41,43 @@ FLTATR_CTL_LOG = 6
 NR_SCMP_ERROR = -1
 
 
-class ArgCmp(ctypes.Structure):
+class ArgCmp(c.Structure):
     _fields_ = [
-        ("arg", ctypes.c_uint),
-        ("op", ctypes.c_int),
-        ("datum_a", ctypes.c_uint64),
-        ("datum_b", ctypes.c_uint64),
+        ("arg", c.c_uint),
+        ("op", c.c_int),
+        ("datum_a", c.c_uint64),
+        ("datum_b", c.c_uint64),
     ]
 
 
-_lib: ctypes.CDLL | None = None
+_lib: c.Library | None = None
 
 
-def library() -> ctypes.CDLL:
+def library() -> c.Library:
     global _lib
     if _lib is None:
         try:
-            lib = ctypes.CDLL("libseccomp.so.2")
+            lib = c.Library("libseccomp.so.2")
         except OSError as e:
             raise OSError(2, f"load libseccomp.so.2: {e}") from e
-        lib.seccomp_init.restype = ctypes.c_void_p
-        lib.seccomp_init.argtypes = [ctypes.c_uint32]
-        lib.seccomp_release.argtypes = [ctypes.c_void_p]
-        lib.seccomp_load.argtypes = [ctypes.c_void_p]
-        lib.seccomp_arch_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
-        lib.seccomp_arch_resolve_name.argtypes = [ctypes.c_char_p]
-        lib.seccomp_arch_resolve_name.restype = ctypes.c_uint32
-        lib.seccomp_arch_native.restype = ctypes.c_uint32
-        lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
-        lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
-        lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
-        lib.seccomp_version.restype = ctypes.POINTER(ctypes.c_uint * 3)
+        lib.seccomp_init.restype = c.c_void_p
+        lib.seccomp_init.argtypes = [c.c_uint32]
+        lib.seccomp_release.argtypes = [c.c_void_p]
+        lib.seccomp_load.argtypes = [c.c_void_p]
+        lib.seccomp_arch_add.argtypes = [c.c_void_p, c.c_uint32]
+        lib.seccomp_arch_resolve_name.argtypes = [c.c_char_p]
+        lib.seccomp_arch_resolve_name.restype = c.c_uint32
+        lib.seccomp_arch_native.restype = c.c_uint32
+        lib.seccomp_syscall_resolve_name.argtypes = [c.c_char_p]
+        lib.seccomp_attr_set.argtypes = [c.c_void_p, c.c_int, c.c_uint32]
+        lib.seccomp_export_bpf.argtypes = [c.c_void_p, c.c_int]
+        lib.seccomp_version.restype = c.POINTER(c.c_uint * 3)
         lib.seccomp_rule_add_array.argtypes = [
-            ctypes.c_void_p,
-            ctypes.c_uint32,
-            ctypes.c_int,
-            ctypes.c_uint,
-            ctypes.POINTER(ArgCmp),
+            c.c_void_p,
+            c.c_uint32,
+            c.c_int,
+            c.c_uint,
+            c.POINTER(ArgCmp),
         ]
         _lib = lib
     return _lib
@@ -154,23 +155,21 @@ SECCOMP_FILTER_FLAG_LOG = 2
 _SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}
 
 
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+class _SockFprog(c.Structure):
+    _fields_ = [("len", c.c_ushort), ("filter", c.c_char_p)]
 
 
 def load_program(program: bytes, log: bool = False) -> None:
     """Install a BPF filter program (from `Filter.export_bpf`) in this thread with
     seccomp(2). As with libseccomp's load, the caller sees to no_new_privs or
     holds CAP_SYS_ADMIN."""
-    from berth.linux.libc import check, libc
-
     if not program or len(program) % 8:
         raise OSError(22, f"seccomp: a BPF program of {len(program)} bytes is malformed")
     prog = _SockFprog(len(program) // 8, program)
     flags = SECCOMP_FILTER_FLAG_LOG if log else 0
-    check(
-        libc.syscall(
-            _SYS_SECCOMP[os.uname().machine], SECCOMP_SET_MODE_FILTER, flags, ctypes.byref(prog)
+    c.check(
+        c.libc.syscall(
+            _SYS_SECCOMP[os.uname().machine], SECCOMP_SET_MODE_FILTER, flags, c.byref(prog)
         ),
         "seccomp(SECCOMP_SET_MODE_FILTER)",
     )

@@ -1,5 +1,6 @@
 """berth-runc's start-up diet: the modules of create/run/exec and of the small verbs
-pull in none of the standard library's expensive modules (docs/runtime.md, Speed)."""
+pull in none of the standard library's expensive modules, ctypes included
+(docs/runtime.md, Speed)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,23 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[3]
 
 # Each costs berth-runc milliseconds per start (with what it imports in turn).
-HEAVY = ("dataclasses", "inspect", "typing", "re", "enum", "json", "signal", "select", "copy")
+HEAVY = (
+    "dataclasses",
+    "inspect",
+    "typing",
+    "re",
+    "enum",
+    "json",
+    "signal",
+    "select",
+    "copy",
+    "ctypes",
+)
 
 PROBE = """
 import sys
 sys.path.insert(0, {repo!r})
-from berth.runtime import cli, container, create, execute, init, jsonc, runner, validate
+from berth.runtime import cli, container, create, execute, init, jsonc, runner, seccomp, validate
 from berth.runtime.cgroups import host, mounts, plan, v1, v2, warm
 from berth.oci.spec import Spec, replace
 spec = Spec.from_dict({{"process": {{"args": ["true"], "user": {{"uid": 0}}}},
