@@ -1,7 +1,7 @@
 """`berth`: global options, then one command, importing only that command's module.
 
 Start-up cost is the point of this file's shape: the table below maps names to
-modules as strings, so `berth ps` imports the client and `commands.containers`
+modules as strings, so `berth ps` imports the client and `commands.ps`
 and nothing else (no argparse, no http.client, no dataclasses).
 
 Exit codes follow docker: 125 for a usage or daemon error in `run`/`create`
@@ -27,7 +27,7 @@ COMMANDS: dict[str, str] = {
     ),
     **dict.fromkeys(
         (
-            "ps", "stop", "restart", "kill", "rm", "logs", "top", "wait", "rename",
+            "stop", "restart", "kill", "rm", "logs", "top", "wait", "rename",
             "pause", "unpause", "diff", "export", "cp", "port", "update",
             "commit", "container prune",
         ),
@@ -53,6 +53,7 @@ COMMANDS: dict[str, str] = {
         "system",
     ),
     "inspect": "inspect",
+    "ps": "ps",
     "image bootstrap": "bootstrap",
     **dict.fromkeys(
         (

@@ -129,7 +129,7 @@ class RawTerminal:
 
 def watch_resize(resize: Callable[[int, int], None], fd: int) -> Callable[[], None]:
     """Call `resize(rows, cols)` now and on every SIGWINCH; returns an undo function."""
-    import signal
+    import _signal as signal  # not `signal`: it imports enum (~3 ms)
 
     def on_winch(_sig: int = 0, _frame: object = None) -> None:
         try:

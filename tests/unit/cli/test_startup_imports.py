@@ -66,6 +66,14 @@ def _answer(method: str, path: str) -> tuple[int, object]:
         return 101, None  # hijacked: the stream ends when the connection closes
     if path == "exec/e1/json":
         return 200, {"Running": False, "ExitCode": 0}
+    if method == "POST" and path == "containers/create":
+        return 201, {"Id": CID, "Warnings": []}
+    if method == "POST" and path == f"containers/{CID}/attach":
+        return 101, None
+    if method == "POST" and path == f"containers/{CID}/wait":
+        return 200, {"StatusCode": 0}
+    if method == "POST" and path == f"containers/{CID}/start":
+        return 204, None
     if path == "containers/json":
         return 200, LIST
     if path in (f"containers/{CID}/json", "containers/quiet_one/json"):
@@ -104,7 +112,7 @@ def api(tmp_path: Path):
                 if status == 101:
                     conn.sendall(b"HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\n\r\n")
                     continue
-                body = json.dumps(doc).encode()
+                body = b"" if doc is None else json.dumps(doc).encode()
                 conn.sendall(
                     b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
                     b"Content-Length: %d\r\n\r\n%s" % (status, len(body), body)
@@ -177,4 +185,11 @@ def test_images_loads_no_heavy_module(api: str) -> None:
 def test_exec_loads_no_heavy_module_beyond_os(api: str) -> None:
     out, heavy = _run(api, ["exec", "quiet_one", "true"])
     assert heavy == ["os"]  # the terminal and stream code needs it
+    assert out == ""
+
+
+def test_run_loads_no_heavy_module_beyond_os(api: str) -> None:
+    # attached, so the signal proxy is installed too (through _signal, not signal/enum)
+    out, heavy = _run(api, ["run", "--rm", "busybox", "true"])
+    assert heavy == ["os"]
     assert out == ""
