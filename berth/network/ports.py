@@ -139,19 +139,35 @@ def start_proxy(
     timeout: float = 10.0,
     owner: str = "",
 ) -> Proxy:
-    """Start one proxy process for `mappings`; raise with its message if a bind fails."""
+    """Bind every port of `mappings` here (raise with Docker's message if one is
+    taken), then hand the sockets to a new proxy process without waiting for it."""
     if not mappings:
         return Proxy(pid=0, host_ports=())
-    rfd, wfd = os.pipe()
-    # `owner` (the daemon's exec root) only marks the process, so that tools can
-    # tell one daemon's proxies from another's
-    argv = [sys.executable, "-m", "berth.network.proxy", str(wfd), json.dumps(mappings), owner]
-    if netns_path:
-        argv = ["nsenter", f"--net={netns_path}", *argv]
+    import socket
+
+    from berth.network import netlink, proxy
+
+    kinds = [
+        (socket.AF_INET, socket.SOCK_STREAM if m["proto"] == "tcp" else socket.SOCK_DGRAM, 0)
+        for m in mappings
+    ]
+    # sockets belong to the namespace they are made in (the host's, or the test's)
+    socks = (
+        netlink.sockets_in(netns_path, kinds) if netns_path else [socket.socket(*k) for k in kinds]
+    )
     try:
+        for m, s in zip(mappings, socks, strict=True):
+            proxy.bind(s, str(m["proto"]), str(m["host_ip"]), int(m["host_port"]))
+        host_ports = tuple(s.getsockname()[1] for s in socks)
+        handed = [{**m, "fd": s.fileno()} for m, s in zip(mappings, socks, strict=True)]
+        # `owner` (the daemon's exec root) only marks the process, so that tools can
+        # tell one daemon's proxies from another's
+        argv = [sys.executable, "-m", "berth.network.proxy", json.dumps(handed), owner]
+        if netns_path:  # its connections to containers start from that namespace
+            argv = ["nsenter", f"--net={netns_path}", *argv]
         proc = subprocess.Popen(
             argv,
-            pass_fds=(wfd,),
+            pass_fds=[s.fileno() for s in socks],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             # its own process group: a terminal's Ctrl-C or a kill of berthd's group
@@ -162,21 +178,17 @@ def start_proxy(
             # berthd's group, bench/network.py)
             process_group=0,
         )
+    except OSError as e:
+        raise InternalError(
+            f"driver failed programming external connectivity: {e.strerror or e}"
+        ) from None
     finally:
-        os.close(wfd)
-    with os.fdopen(rfd) as r:
-        line = r.readline()
-    if not line:
-        proc.wait(timeout)
-        raise InternalError(f"port proxy exited with {proc.returncode} before reporting")
-    msg = json.loads(line)
-    if "error" in msg:
-        proc.wait(timeout)
-        raise InternalError(f"driver failed programming external connectivity: {msg['error']}")
+        for s in socks:
+            s.close()  # the proxy holds them now
     # The proxy lives in its own process group; a reaper thread is not needed because the
     # daemon stops it by pid. Keep the Popen from warning when garbage-collected.
     proc.returncode = 0
-    return Proxy(pid=proc.pid, host_ports=tuple(msg["ports"]))
+    return Proxy(pid=proc.pid, host_ports=host_ports)
 
 
 def stop_proxy(pid: int, timeout: float = 5.0) -> None:

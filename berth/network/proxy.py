@@ -6,10 +6,11 @@ Docker does with docker-proxy, a small process binds every published host port
 and relays loopback connections to the container. Binding the port is also how
 a port already taken by someone else is detected, with a clear error.
 
-Run as `python -m berth.network.proxy FD MAPPINGS_JSON [OWNER]` with FD open for writing:
-the process binds all ports, writes one JSON line to FD (`{"ports": [...]}`
-with the actual port numbers, or `{"error": "..."}`), closes it, and serves
-until SIGTERM. It runs in its own process group, so that it outlives berthd
+berthd binds (and listens on) the ports itself, so that a port already taken
+fails the start at once and a chosen port is known at once; the proxy gets the
+sockets as inherited descriptors, `python -m berth.network.proxy MAPPINGS_JSON
+[OWNER]` with an "fd" in each mapping, and serves until SIGTERM. Nobody waits
+for it to start: connections queue on the listening sockets meanwhile. It runs in its own process group, so that it outlives berthd
 restarts and signals meant for berthd's group; SIGTERM to it ends its workers too.
 """
 
@@ -28,21 +29,28 @@ BUFSIZE = 65536
 UDP_IDLE = 30.0
 
 
-def _bind(proto: str, host_ip: str, port: int) -> socket.socket:
-    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-    s = socket.socket(socket.AF_INET, kind)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+def bind(sock: socket.socket, proto: str, host_ip: str, port: int) -> None:
+    """Bind (and for TCP, listen on) a published port, with Docker's error message."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        s.bind((host_ip or "0.0.0.0", port))
+        sock.bind((host_ip or "0.0.0.0", port))
     except OSError as e:
-        s.close()
         shown = f"{host_ip or '0.0.0.0'}:{port}"
-        if e.errno == 98:
+        if e.errno == errno.EADDRINUSE:
             raise OSError(e.errno, f"Bind for {shown} failed: port is already allocated") from None
         raise OSError(e.errno, f"Bind for {shown} failed: {e.strerror}") from None
-    if kind == socket.SOCK_STREAM:
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # accepted sockets inherit it
-        s.listen(1024)
+    if proto == "tcp":
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # accepted sockets inherit it
+        sock.listen(1024)
+
+
+def _bind(proto: str, host_ip: str, port: int) -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
+    try:
+        bind(s, proto, host_ip, port)
+    except OSError:
+        s.close()
+        raise
     return s
 
 
@@ -247,19 +255,19 @@ def _serve_udp(listener: socket.socket, target: tuple[str, int]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    report = os.fdopen(int(argv[0]), "w")
-    mappings = json.loads(argv[1])
-    sockets = []
-    try:
-        for m in mappings:
-            sockets.append(_bind(m["proto"], m["host_ip"], int(m["host_port"])))
-    except OSError as e:
-        report.write(json.dumps({"error": e.strerror or str(e)}) + "\n")
-        report.close()
-        return 1
-    ports = [s.getsockname()[1] for s in sockets]
-    report.write(json.dumps({"ports": ports}) + "\n")
-    report.close()
+    # berthd may stop a proxy right after starting it (a container that exits at
+    # once): from here on, SIGTERM ends the workers too
+    signal.signal(signal.SIGTERM, lambda *_: _stop_group())
+    mappings = json.loads(argv[0])
+    sockets = [
+        socket.socket(
+            socket.AF_INET,
+            socket.SOCK_STREAM if m["proto"] == "tcp" else socket.SOCK_DGRAM,
+            0,
+            int(m["fd"]),
+        )
+        for m in mappings
+    ]
     tcp = [
         (s, (m["container_ip"], int(m["container_port"])))
         for m, s in zip(mappings, sockets, strict=True)
@@ -269,18 +277,21 @@ def main(argv: list[str] | None = None) -> int:
     # share the listeners. Workers die with the first process (parent-death
     # signal), which is the one berth stops by pid.
     workers = min(4, os.cpu_count() or 1) if tcp else 1
+    first = os.getpid()
     for _ in range(workers - 1):
         if os.fork() == 0:
             from berth.linux.process import set_parent_death_signal
 
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             set_parent_death_signal(signal.SIGKILL)
+            if os.getppid() != first:  # the first process died before the line above
+                os._exit(0)
             _relay(tcp)
             os._exit(0)
     for m, sock in zip(mappings, sockets, strict=True):
         if m["proto"] == "udp":
             target = (m["container_ip"], int(m["container_port"]))
             threading.Thread(target=_serve_udp, args=(sock, target), daemon=True).start()
-    signal.signal(signal.SIGTERM, lambda *_: _stop_group())
     if tcp:
         _relay(tcp)
     else:

@@ -183,3 +183,53 @@ def test_nothing_listening_in_the_container_closes_the_client(host_ns, relay):
         pass  # as good as an end of stream: the client learns at once
     finally:
         c.close()
+
+
+def _processes_marked(marker: str) -> list[int]:
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if marker.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_proxy_stopped_right_after_its_start_leaves_no_process(host_ns):
+    """berthd binds the ports and does not wait for the proxy to start, so a
+    container that exits at once stops a proxy that may still be starting (or
+    forking its workers): nothing may be left behind."""
+    import secrets
+
+    marker = f"berth-test-{secrets.token_hex(6)}"
+    for i in range(12):
+        proxy = ports.start_proxy(
+            [{"proto": "tcp", "host_ip": "127.0.0.1", "host_port": 0,
+              "container_ip": "127.0.0.2", "container_port": 80}],
+            netlink.ns_path(host_ns),
+            owner=marker,
+        )  # fmt: skip
+        if i % 3:
+            time.sleep(0.01 * i)  # at various points of its start
+        ports.stop_proxy(proxy.pid)
+    deadline = time.monotonic() + 10
+    while _processes_marked(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _processes_marked(marker) == []
+
+
+def test_a_taken_port_fails_the_start_at_once(host_ns):
+    s = _sock(host_ns)
+    try:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        with pytest.raises(Exception, match="port is already allocated"):
+            ports.start_proxy(
+                [{"proto": "tcp", "host_ip": "127.0.0.1", "host_port": s.getsockname()[1],
+                  "container_ip": "127.0.0.2", "container_port": 80}],
+                netlink.ns_path(host_ns),
+            )  # fmt: skip
+    finally:
+        s.close()
