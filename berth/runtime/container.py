@@ -136,13 +136,8 @@ def create(
     sock = -1
     try:
         cgroup = open_manager(spec.linux.cgroups_path, container_id)
-        try:
-            cgroup.create(_resources(spec))
-        finally:
-            st.cgroup = cgroup.paths()
         os.mkfifo(container.fifo, 0o622)
         os.chmod(container.fifo, 0o622)
-        state.save(directory, st)
         plan = Plan(container_id, spec, bundle, rootfs, directory, cgroup, console_socket)
         plan.preserve_fds = preserve_fds
         plan.new_keyring = new_keyring
@@ -152,8 +147,18 @@ def create(
             plan.seccomp = seccomp.compiled(spec.linux.seccomp, root)
         preload(spec.process, plan.seccomp, spec.hooks)
         plan.fifo_fd = os.open(container.fifo, os.O_PATH | os.O_CLOEXEC)
+
+        def prepare() -> None:
+            """The cgroup and the first state, made while the container's first
+            process starts (it joins the cgroup once they exist)."""
+            try:
+                cgroup.create(_resources(spec))
+            finally:
+                st.cgroup = cgroup.paths()
+            state.save(directory, st)
+
         try:
-            pid, sock = spawn_with_console(plan, init_main)
+            pid, sock = spawn_with_console(plan, init_main, prepare)
         finally:
             os.close(plan.fifo_fd)
         st.pid = pid

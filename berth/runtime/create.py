@@ -6,8 +6,9 @@ and exits, and the runtime undoes everything it made.
 
   runtime (berth-runc create)     intermediate                   init (the container's PID 1)
   1. spec checked, state dir,
-     cgroup with its limits,
-     exec.fifo made; fork ──────▶ 2. join the cgroup*; setns into
+     exec.fifo made; fork; then
+     the cgroup with its limits,
+     state.json; CgroupReady ───▶ 2. join the cgroup*; setns into
                                      namespaces given by path;
                                      unshare the new ones (pid ns
                                      applies to children only)
@@ -166,6 +167,7 @@ def intermediate(plan: Plan, sock: int, init_main) -> None:
     """Steps 2-5: runs in the first child; never returns."""
     try:
         prc.set_dumpable(False)
+        msg.receive(sock, msg.CgroupReady, "runtime")
         if plan.join_cgroup_early:
             plan.cgroup.join_self()
         join_namespaces(plan.join)
@@ -205,17 +207,19 @@ def needs_intermediate(plan) -> bool:
     )
 
 
-def spawn(plan: Plan, init_main) -> tuple[int, int]:
+def spawn(plan: Plan, init_main, prepare=None) -> tuple[int, int]:
     """Steps 1-7 on the runtime's side: fork, map ids, learn the init's pid.
 
-    Returns (init pid, the runtime's end of the socketpair). On failure the
-    children are gone (or will be when the socket closes) and it raises.
+    `prepare()` (create: make the cgroup, save the state) runs right after the
+    fork, while the child starts; the child joins the cgroup once it is told
+    (CgroupReady). Returns (init pid, the runtime's end of the socketpair). On
+    failure the children are gone (or will be when the socket closes) and it raises.
     """
     ours, theirs = seqpacket_pair()
     sys.stdout.flush()
     sys.stderr.flush()
     if not needs_intermediate(plan):
-        return spawn_direct(plan, init_main, ours, theirs)
+        return spawn_direct(plan, init_main, ours, theirs, prepare)
     child = os.fork()
     if child == 0:
         os.close(ours)
@@ -223,6 +227,9 @@ def spawn(plan: Plan, init_main) -> tuple[int, int]:
     os.close(theirs)
     init = None
     try:
+        if prepare is not None:
+            prepare()
+        msg.send(ours, msg.CgroupReady())
         if plan.new_userns:
             mapping = msg.receive(ours, msg.MapIds, "intermediate process")
             write_id_maps(mapping.pid, plan.spec)
@@ -240,7 +247,13 @@ def spawn(plan: Plan, init_main) -> tuple[int, int]:
     return init.pid, ours
 
 
-def spawn_direct(plan, init_main, ours: int, theirs: int) -> tuple[int, int]:
+# Namespaces the container's first process may enter before it is in its cgroup
+# (while the runtime makes the cgroup): none changes the paths of the cgroupfs.
+_BEFORE_CGROUP = ns.CLONE_NEWNS | ns.CLONE_NEWNET | ns.CLONE_NEWIPC | ns.CLONE_NEWUTS
+_JOINED_BEFORE_CGROUP = frozenset({"network", "ipc", "uts"})
+
+
+def spawn_direct(plan, init_main, ours: int, theirs: int, prepare=None) -> tuple[int, int]:
     """The common case (no user or time namespace): one fork instead of two.
 
     A process enters a pid namespace for its children only, which is why the
@@ -249,28 +262,41 @@ def spawn_direct(plan, init_main, ours: int, theirs: int) -> tuple[int, int]:
     children just around the fork, then goes back to its own; the child, born
     as the container's PID 1, joins its cgroup and the other namespaces itself
     (steps 2 and 6 in one process). There is no InitPid message: the fork
-    returns the pid.
+    returns the pid. The child makes its new network, mount, ipc and uts
+    namespaces (a network namespace takes the kernel most of a millisecond)
+    while the runtime makes the cgroup (`prepare`), then joins the cgroup.
     """
     child = fork_in_pid_namespace(plan)
     if child == 0:
         os.close(ours)
         try:
             prc.set_dumpable(False)
+            join_namespaces([j for j in plan.join if j[0] in _JOINED_BEFORE_CGROUP])
+            if plan.new_flags & _BEFORE_CGROUP:
+                ns.unshare(plan.new_flags & _BEFORE_CGROUP)
+            msg.receive(theirs, msg.CgroupReady, "runtime")
             if plan.join_cgroup_early:
                 plan.cgroup.join_self()
-            join_namespaces([(kind, path) for kind, path in plan.join if kind != "pid"])
-            if plan.new_flags & ~ns.CLONE_NEWPID:
-                ns.unshare(plan.new_flags & ~ns.CLONE_NEWPID)
+            join_namespaces(
+                [j for j in plan.join if j[0] != "pid" and j[0] not in _JOINED_BEFORE_CGROUP]
+            )
+            rest = plan.new_flags & ~(ns.CLONE_NEWPID | _BEFORE_CGROUP)
+            if rest:
+                ns.unshare(rest)
         except BaseException as e:  # a forked child must never unwind into the CLI
             fail_child(theirs, e)
         init_main(plan, theirs)  # never returns
     os.close(theirs)
     try:
+        if prepare is not None:
+            prepare()
+        msg.send(ours, msg.CgroupReady())
         if not plan.join_cgroup_early:
-            plan.cgroup.add(child)
+            plan.cgroup.add(child)  # v2: while the init builds its rootfs
     except BaseException:
         os.close(ours)
         kill_quietly(child)
+        _reap(child)
         raise
     return child, ours
 
@@ -305,16 +331,16 @@ def _reap(pid: int) -> None:
         pass
 
 
-def spawn_with_console(plan, child_main) -> tuple[int, int]:
+def spawn_with_console(plan, child_main, prepare=None) -> tuple[int, int]:
     """`spawn`, with plan.console_socket (if any) connected for the children to
     inherit and closed in this process afterwards."""
     if not plan.console_socket:
-        return spawn(plan, child_main)
+        return spawn(plan, child_main, prepare)
     from berth.linux.fds import connect_unix
 
     plan.console_fd = connect_unix(plan.console_socket)
     try:
-        return spawn(plan, child_main)
+        return spawn(plan, child_main, prepare)
     finally:
         os.close(plan.console_fd)
 

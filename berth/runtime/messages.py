@@ -52,6 +52,12 @@ class Message:
         return f"{type(self).__name__}({inner})"
 
 
+class CgroupReady(Message):
+    """runtime -> its first child: the container's cgroup exists now; join it."""
+
+    __slots__ = ()
+
+
 class MapIds(Message):
     """intermediate -> runtime: I unshared a user namespace; write my uid/gid maps."""
 
@@ -98,7 +104,8 @@ class Failed(Message):
 
 
 _KINDS = {
-    cls.__name__: cls for cls in (MapIds, IdsMapped, InitPid, MountsReady, Resume, Ready, Failed)
+    cls.__name__: cls
+    for cls in (CgroupReady, MapIds, IdsMapped, InitPid, MountsReady, Resume, Ready, Failed)
 }
 
 
