@@ -109,11 +109,12 @@ class Plan:
         self.new_userns = bool(self.new_flags & ns.CLONE_NEWUSER)
         self.in_userns = self.new_userns or any(t == "user" for t, _ in self.join)
         self.new_cgroupns = bool(self.new_flags & ns.CLONE_NEWCGROUP)
-        # The intermediate joins the cgroup itself (its children are born in it)
-        # when it can do so cheaply (cgroup v1: see v1.Manager.join_self) or must
-        # (a cgroup namespace is rooted where it unshares). Otherwise (v2) the
-        # runtime moves the init in by pid while the init builds its rootfs, since
-        # that move can take the kernel milliseconds (it cannot exec before `start`).
+        # The container's first process (the intermediate, or the init itself
+        # without one) joins the cgroup itself when it can do so cheaply (cgroup
+        # v1: see v1.Manager.join_self) or must (a cgroup namespace is rooted
+        # where it unshares). Otherwise (v2) the runtime moves the init in by pid
+        # while the init builds its rootfs, since that move can take the kernel
+        # milliseconds (the init cannot exec before `start`).
         self.join_cgroup_early = self.new_cgroupns or cgroup.cheap_self_join
 
 
