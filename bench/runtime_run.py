@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/runtime_run.py [--runs 20]
 
-Phase 1 runs on the host as it is (hybrid cgroups): berth-runc (the console
-script as installed, and started with `python -S`, see NO_SITE) and runc.
+Phase 1 runs on the host as it is (hybrid cgroups): berth-runc (the launcher
+as installed, and on the venv's interpreter, see NO_SITE) and runc.
 Phase 2, when crun is installed, runs all three inside a private mount
 namespace where /sys/fs/cgroup/unified is unmounted, because Debian's crun 1.8
 refuses hybrid hosts. Each run is a fresh container id on the same bundle;
@@ -62,9 +62,9 @@ def make_bundle(directory: Path) -> Path:
 
 
 REPO = Path(__file__).resolve().parent.parent
-# berth-runc started without `site` and without the console script's `import
-# re`: what a minimal launcher (python -S, the repository put on sys.path by
-# the launcher itself) would give, against pip's generated console script.
+# berth-runc on the venv's own interpreter with -S and the repository put on
+# sys.path, for comparison with the installed launcher (which runs on the
+# distribution's python3.X when it is the venv's version: scripts/install-deps.sh).
 NO_SITE = [
     sys.executable,
     "-S",
