@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from berth.linux.libc import addressof, c_char, c_char_p, c_int, c_size_t, c_ulong, check, libc
+from berth.linux.libc import (
+    Structure,
+    addressof,
+    byref,
+    c_char,
+    c_char_p,
+    c_int,
+    c_size_t,
+    c_uint64,
+    c_ulong,
+    check,
+    libc,
+)
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -60,3 +72,39 @@ def sethostname(name: str) -> None:
 def setdomainname(name: str) -> None:
     raw = name.encode()
     check(libc.setdomainname(raw, len(raw)), f"setdomainname {name!r}")
+
+
+# RLIMIT_* numbers (asm-generic/resource.h, the same on x86-64 and arm64).
+RLIMITS = {
+    name: number
+    for number, name in enumerate(
+        (
+            "RLIMIT_CPU",
+            "RLIMIT_FSIZE",
+            "RLIMIT_DATA",
+            "RLIMIT_STACK",
+            "RLIMIT_CORE",
+            "RLIMIT_RSS",
+            "RLIMIT_NPROC",
+            "RLIMIT_NOFILE",
+            "RLIMIT_MEMLOCK",
+            "RLIMIT_AS",
+            "RLIMIT_LOCKS",
+            "RLIMIT_SIGPENDING",
+            "RLIMIT_MSGQUEUE",
+            "RLIMIT_NICE",
+            "RLIMIT_RTPRIO",
+            "RLIMIT_RTTIME",
+        )
+    )
+}
+
+
+class _Rlimit(Structure):
+    _fields_ = [("cur", c_uint64), ("max", c_uint64)]
+
+
+def setrlimit(name: str, soft: int, hard: int) -> None:
+    """Set the RLIMIT_* `name` of this process (values above 2**64-1 mean unlimited)."""
+    limit = _Rlimit(min(soft, 2**64 - 1), min(hard, 2**64 - 1))
+    check(libc.setrlimit(RLIMITS[name], byref(limit)), f"setrlimit {name} soft={soft} hard={hard}")

@@ -4,9 +4,7 @@ uid/gid/groups, the five capability sets, and the executable's path."""
 
 from __future__ import annotations
 
-import errno
 import os
-import resource
 
 from berth.errors import InvalidArgument
 from berth.linux import capabilities as caps
@@ -16,16 +14,9 @@ from berth.oci.spec import Capabilities, Process, Rlimit
 
 def set_rlimits(rlimits: list[Rlimit]) -> None:
     for r in rlimits:
-        number = getattr(resource, r.type, None)
-        if not r.type.startswith("RLIMIT_") or number is None:
+        if r.type not in prc.RLIMITS:
             raise InvalidArgument(f"unknown rlimit type {r.type}")
-        try:
-            resource.setrlimit(number, (r.soft, r.hard))
-        except (OSError, ValueError) as e:
-            raise OSError(
-                getattr(e, "errno", None) or errno.EPERM,
-                f"setrlimit {r.type} soft={r.soft} hard={r.hard}: {e}",
-            ) from None
+        prc.setrlimit(r.type, r.soft, r.hard)
 
 
 def set_oom_score_adj(value: int) -> None:
