@@ -87,16 +87,17 @@ class BridgeDriver:
             netlink.delete_link(ep.host_ifname, self.host_netns)
 
     def publish(self, net: NetworkRecord, mappings: list[nat.PortMapping]) -> None:
+        """The ports' rules, all with one iptables-restore (an exec costs milliseconds)."""
         if self.iptables is None or not net.bridge:
             return
-        for m in mappings:
-            self.iptables.add(nat.port_rules(self.chains, net.bridge, m))
+        rules = [r for m in mappings for r in nat.port_rules(self.chains, net.bridge, m)]
+        self.iptables.append_new(rules)
 
     def unpublish(self, net: NetworkRecord, mappings: list[nat.PortMapping]) -> None:
         if self.iptables is None or not net.bridge:
             return
-        for m in mappings:
-            self.iptables.delete(nat.port_rules(self.chains, net.bridge, m))
+        rules = [r for m in mappings for r in nat.port_rules(self.chains, net.bridge, m)]
+        self.iptables.remove(rules)
 
 
 class NullDriver:

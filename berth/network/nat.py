@@ -14,6 +14,7 @@ a given network namespace through nsenter when one is named.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -181,12 +182,42 @@ class Iptables:
             raise Unavailable(f"{binary} is not installed")
         prefix = ["nsenter", f"--net={netns_path}"] if netns_path else []
         self._argv = [*prefix, exe, "-w"]
+        restore = shutil.which(f"{binary}-restore", path=os.path.dirname(exe))
+        self._restore_argv = [*prefix, restore, "-w", "--noflush"] if restore else None
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         proc = subprocess.run([*self._argv, *args], capture_output=True, text=True)
         if check and proc.returncode != 0:
             raise InternalError(f"iptables {' '.join(args)}: {proc.stderr.strip()}")
         return proc
+
+    def _batch(self, op: str, rules: list[Rule]) -> bool:
+        """Apply `op` (-A or -D) to all `rules` with one iptables-restore (each table
+        all or nothing); False if it failed or there is no iptables-restore."""
+        if self._restore_argv is None:
+            return False
+        tables: dict[str, list[str]] = {}
+        for rule in rules:
+            tables.setdefault(rule.table, []).append(" ".join((op, rule.chain, *rule.spec)))
+        text = "".join(
+            f"*{table}\n" + "".join(f"{line}\n" for line in lines) + "COMMIT\n"
+            for table, lines in tables.items()
+        )
+        proc = subprocess.run(self._restore_argv, input=text, capture_output=True, text=True)
+        if proc.returncode != 0:
+            log.debug("iptables-restore %s: %s", op, proc.stderr.strip())
+        return proc.returncode == 0
+
+    def append_new(self, rules: list[Rule]) -> None:
+        """Append rules that cannot be there yet (a container's published ports) with
+        one exec instead of a check and an append per rule."""
+        if rules and not self._batch("-A", rules):
+            self.add(rules)
+
+    def remove(self, rules: list[Rule]) -> None:
+        """Delete rules with one exec; rule by rule (every copy) if one was missing."""
+        if rules and not self._batch("-D", rules):
+            self.delete(rules)
 
     def has(self, rule: Rule) -> bool:
         return (
