@@ -27,19 +27,20 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.support import procs, unixhttp
+from tests.support import procs
 from tests.support.cgroups import cgroup_dirs
 from tests.support.dockercli import DockerCli
 from tests.support.mounts import mounts_under, unmount_all
 from tests.support.poll import poll
 from tests.support.tools import tool
+from tests.support.unixhttp import UnixApi
 
 # the OCI runtime the containers use (berth-runc; BERTH_TEST_RUNTIME=runc works too)
 RUNTIME = os.environ.get("BERTH_TEST_RUNTIME", "berth-runc")
 
 
 @dataclass
-class Berthd(DockerCli):
+class Berthd(DockerCli, UnixApi):
     """One berthd process (started, stopped and restarted on the same roots)."""
 
     root: Path
@@ -167,17 +168,7 @@ class Berthd(DockerCli):
         self.kill9() if how == "kill9" else self.term()
         self.start()
 
-    # ---- talking to it -------------------------------------------------------------------
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: object | bytes | None = None,
-        timeout: float = 60,
-        decode: bool = True,
-    ) -> tuple[int, Any]:
-        return unixhttp.request(str(self.sock), method, path, body, timeout, decode)
+    # ---- talking to it (request() from UnixApi) --------------------------------------------
 
     def cli_argv(self, *args: str) -> list[str]:
         return [tool("berth"), "-H", self.host, *args]

@@ -18,19 +18,19 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.support import procs, unixhttp
+from tests.support import procs
 from tests.support.dockercli import DockerCli
 from tests.support.mounts import mounts_under, unmount_all
 from tests.support.poll import poll
 from tests.support.tools import DOCKER
+from tests.support.unixhttp import UnixApi
 
 
 @dataclass
-class Dockerd(DockerCli):
+class Dockerd(DockerCli, UnixApi):
     root: Path
     text_output: bool = True
     proc: subprocess.Popen | None = None
@@ -80,11 +80,6 @@ class Dockerd(DockerCli):
         if self.proc is not None and self.proc.poll() is not None:
             return f"dockerd exited with {self.proc.returncode}: {tail}"
         return f"dockerd did not answer /_ping in {deadline}s: {tail}"
-
-    def request(
-        self, method: str, path: str, body: object | bytes | None = None, timeout: float = 60
-    ) -> tuple[int, Any]:
-        return unixhttp.request(str(self.sock), method, path, body, timeout)
 
     def stop(self) -> None:
         """Stop dockerd and the containerd it spawned, kill what else names our

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+from pathlib import Path
 from typing import Any
 
 
@@ -48,3 +49,19 @@ def request(
         return resp.status, json.loads(raw) if raw else None
     except ValueError:
         return resp.status, raw
+
+
+class UnixApi:
+    """`request()` for a daemon object with a `sock` (Path of its unix socket)."""
+
+    sock: Path
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: object | bytes | None = None,
+        timeout: float = 60,
+        decode: bool = True,
+    ) -> tuple[int, Any]:
+        return request(str(self.sock), method, path, body, timeout, decode)
