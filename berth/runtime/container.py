@@ -196,20 +196,31 @@ def create(
 
 
 def _wait_gone(pid: int, reaper: bool, timeout: float = 10.0) -> None:
-    """Wait until `pid` is dead (a zombie counts as dead unless we must reap it)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if reaper:
-            try:
-                done, _ = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    return
-            except ChildProcessError:
-                reaper = False
-        elif state.process_start_time(pid) == "":
-            return
-        time.sleep(0.002)
-    raise InternalError(f"process {pid} did not exit after SIGKILL")
+    """Wait until `pid` (just sent SIGKILL) is dead; reap it when we must (`reaper`).
+
+    A pidfd becomes readable the moment its process exits, so this wakes up
+    then rather than at the next tick of a poll loop (a killed init can take
+    the kernel some milliseconds to tear down its namespaces). A zombie counts
+    as dead: whoever is its parent reaps it.
+    """
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        import select
+
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        if not poller.poll(timeout * 1000):
+            raise InternalError(f"process {pid} did not exit after SIGKILL")
+    finally:
+        os.close(fd)
+    if reaper:
+        try:
+            os.waitpid(pid, 0)  # it has exited: at once
+        except ChildProcessError:
+            pass  # not our child after all
 
 
 def _remove_dir(directory: str) -> None:
