@@ -187,7 +187,7 @@ def cmd_spec(root: str, flags: dict, positional: list[str]) -> int:
 def cmd_create(root: str, flags: dict, positional: list[str]) -> int:
     from berth.runtime.cgroups import warm
 
-    warm.begin()  # first, so the kernel's grace period passes while we import
+    warm.begin()  # first (cgroup v2 hosts: the grace period passes while we import)
     try:
         from berth.runtime import container
 
@@ -209,7 +209,7 @@ def cmd_create(root: str, flags: dict, positional: list[str]) -> int:
 def cmd_run(root: str, flags: dict, positional: list[str]) -> int:
     from berth.runtime.cgroups import warm
 
-    warm.begin()  # first, so the kernel's grace period passes while we import
+    warm.begin()  # first (cgroup v2 hosts: the grace period passes while we import)
     try:
         from berth.runtime import runner
 
@@ -366,7 +366,7 @@ def cmd_list(root: str, flags: dict, positional: list[str]) -> int:
 def cmd_exec(root: str, flags: dict, positional: list[str]) -> int:
     from berth.runtime.cgroups import warm
 
-    warm.begin()  # first, so the kernel's grace period passes while we import
+    warm.begin()  # first (cgroup v2 hosts: the grace period passes while we import)
     try:
         return _exec(root, flags, positional)
     finally:

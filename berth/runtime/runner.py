@@ -1,6 +1,7 @@
-"""`run` and the foreground half of `exec`: wait for a process that is our
-grandchild (we are a child subreaper, so it is reparented to us when its
-parent, the intermediate process, exits), forwarding signals to it."""
+"""`run` and the foreground half of `exec`: wait for a process that is our child
+(or grandchild: we are a child subreaper, so it is reparented to us when its
+parent, the intermediate process of user namespaces, exits), forwarding
+signals to it."""
 
 from __future__ import annotations
 
