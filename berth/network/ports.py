@@ -9,6 +9,7 @@ port the kernel chose, which then goes into the DNAT rule and `inspect`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -192,30 +193,50 @@ def start_proxy(
 
 
 def stop_proxy(pid: int, timeout: float = 5.0) -> None:
-    """Terminate a proxy by pid and reap it if it is our child."""
+    """Terminate a proxy by pid (SIGKILL after `timeout`) and reap it if it is our child.
+
+    A pidfd tells the moment it exits: this runs while a container's exit is
+    being handled (`run --rm` waits for it), so no polling interval is added.
+    """
     if pid <= 0:
         return
     try:
-        os.kill(pid, signal.SIGTERM)
+        pidfd: int | None = os.pidfd_open(pid)
     except ProcessLookupError:
         return
+    except OSError:  # no pidfd (old kernel): poll
+        pidfd = None
+    try:
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 1.0)):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return
+            if _exited(pid, pidfd, wait):
+                return
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def _exited(pid: int, pidfd: int | None, timeout: float) -> bool:
+    if pidfd is not None:
+        import select
+
+        return bool(select.select([pidfd], [], [], timeout)[0])
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            if done:
-                return
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return True
         except ChildProcessError:
-            if not os.path.exists(f"/proc/{pid}"):
-                return
             try:
                 with open(f"/proc/{pid}/stat") as f:
                     if f.read().split(") ")[1].startswith("Z"):
-                        return
+                        return True
             except FileNotFoundError:
-                return
+                return True
         time.sleep(0.01)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    return False
