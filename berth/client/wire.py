@@ -5,14 +5,13 @@ than the rest of a CLI start. The Engine API needs little of HTTP: one request p
 connection, bodies by Content-Length or chunked, a body read until close, and the
 `Upgrade: tcp` hijack for attach and exec. This module does exactly that, on
 `_socket` (the C module, imported for free) for unix sockets; `ssl` and `socket`
-are imported only for TLS.
+are imported only for TLS, and `berth.errors` only where a call fails.
 """
 
 from __future__ import annotations
 
 import _socket
 
-from berth import errors
 from berth.client.environ import getenv
 
 TYPE_CHECKING = False  # `typing` costs ~3 ms at start-up; annotations are strings anyway
@@ -76,6 +75,8 @@ def parse_host(host: str, tls: TLSConfig | None = None) -> Endpoint:
     if host.startswith("unix://"):
         path = host[len("unix://") :]
         if not path:
+            from berth import errors
+
             raise errors.InvalidArgument(f"invalid host {host!r}: empty socket path")
         return Endpoint("unix", path)
     if host.startswith("/"):
@@ -86,6 +87,8 @@ def parse_host(host: str, tls: TLSConfig | None = None) -> Endpoint:
     if scheme == "https" and tls is None:
         tls = TLSConfig()
     if scheme not in ("tcp", "http", "https"):
+        from berth import errors
+
         raise errors.InvalidArgument(f"invalid host {host!r}: unsupported scheme {scheme!r}")
     rest = rest.rstrip("/")
     name, colon, port = rest.rpartition(":")
@@ -93,6 +96,8 @@ def parse_host(host: str, tls: TLSConfig | None = None) -> Endpoint:
         name, port = rest, "2376" if tls else "2375"
     name = name.strip("[]") or "127.0.0.1"
     if not port.isdigit():
+        from berth import errors
+
         raise errors.InvalidArgument(f"invalid host {host!r}: bad port {port!r}")
     return Endpoint("tcp", name, int(port), tls)
 
@@ -119,10 +124,14 @@ def connect(endpoint: Endpoint, timeout: float | None = None) -> Any:
             else f"tcp://{endpoint.address}:{endpoint.port}"
         )
         if isinstance(e, PermissionError):
+            from berth import errors
+
             raise errors.Unavailable(
                 f"permission denied while trying to connect to the berth daemon socket at {where}"
                 " (is your user in the socket's group?)"
             ) from None
+        from berth import errors
+
         raise errors.Unavailable(
             f"Cannot connect to the berth daemon at {where}. Is the berth daemon running?"
             f" ({e.strerror or e})"
@@ -176,6 +185,8 @@ class Response:
                 del self._buf[: i + 2]
                 return line
             if not self._fill():
+                from berth import errors
+
                 raise errors.Unavailable("connection closed by the daemon mid-response")
 
     def iter_raw(self) -> Iterator[bytes]:
@@ -191,12 +202,16 @@ class Response:
                     break
                 while len(self._buf) < size + 2:
                     if not self._fill():
+                        from berth import errors
+
                         raise errors.Unavailable("connection closed inside a chunk")
                 yield bytes(self._buf[:size])
                 del self._buf[: size + 2]
         elif self._remaining >= 0:
             while self._remaining > 0:
                 if not self._buf and not self._fill():
+                    from berth import errors
+
                     raise errors.Unavailable("connection closed before the end of the body")
                 piece = bytes(self._buf[: self._remaining])
                 del self._buf[: len(piece)]
@@ -284,6 +299,8 @@ def read_response_head(sock: Any, method: str = "GET") -> Response:
     while True:
         status_line = resp._readline()
         if not status_line.startswith(b"HTTP/"):
+            from berth import errors
+
             raise errors.InternalError(f"malformed HTTP status line from daemon: {status_line!r}")
         parts = status_line.decode("latin-1").split(" ", 2)
         resp.status = int(parts[1])
