@@ -51,7 +51,7 @@ extra=""
 # library build such as pyenv's. Same version, same bytecode caches.
 runc_python="$PWD/.venv/bin/python"
 system_python="/usr/bin/python$(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-if [ -x "$system_python" ] && "$system_python" -S -c 'import ctypes, _json' 2>/dev/null; then
+if [ -x "$system_python" ] && "$system_python" -S -c 'import _ctypes, _json' 2>/dev/null; then
   runc_python="$system_python"
 fi
 printf '#!%s -S\nimport sys\nsys.path.insert(0, "%s")\nfrom berth.runtime.cli import main\nsys.exit(main())\n' \
