@@ -10,9 +10,9 @@ ends, and fills NetworkSettings in inspect.
 Options read from the daemon's typed options when present (else the default):
 `bridge` ("berth0"; "none" disables the default network), `bip` (the default
 network's subnet), `iptables` (True), `userland_proxy` (None: kernel DNAT for
-loopback, see `manager_config`). A daemon with a
-non-default exec root gets its own bridge and chain names derived from that
-path, so test daemons running side by side never share host objects.
+loopback, see `manager_config`). A daemon with a non-default exec root gets its
+own bridge and chain names derived from that path, so test daemons running side
+by side never share host objects.
 """
 
 from __future__ import annotations

@@ -109,10 +109,6 @@ class NullDriver:
     def create_network(self, net: NetworkRecord) -> None:
         return None
 
-    def is_ready(self, net_id: str) -> bool:
-        """True when this process built the network's bridge (so it exists)."""
-        return net_id in self._ready
-
     def delete_network(self, net: NetworkRecord) -> None:
         return None
 

@@ -437,7 +437,8 @@ def create_sandbox(path: str, *, keep_open: bool = False) -> None:
     (unlinking a mount point elsewhere detaches it), and no directory mount is
     left behind by a daemon that was killed. The netlink socket that brings `lo`
     up is made by the same thread that made the namespace; with `keep_open` it
-    serves every `netlink(path)` until `release(path)` (or `remove_sandbox`).
+    serves every `rtnl(path)` (and an IPRoute opened once serves `netlink(path)`)
+    until `release(path)` or `remove_sandbox(path)`.
     """
     from berth.linux.mount import MS_BIND, mount
     from berth.linux.namespaces import CLONE_NEWNET, unshare

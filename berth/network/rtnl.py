@@ -11,6 +11,7 @@ Only what a container start needs is here; everything else uses IPRoute
 
 from __future__ import annotations
 
+import errno
 import socket
 import struct
 
@@ -76,7 +77,7 @@ class Rtnl:
         try:
             answer = self._request(msg, RTM_GETLINK, NLM_F_REQUEST)
         except NetlinkError as e:
-            if e.code == 19:  # ENODEV
+            if e.code == errno.ENODEV:
                 return None
             raise
         # ifinfomsg after the header: family, pad, type, index
