@@ -10,8 +10,9 @@ berthd binds (and listens on) the ports itself, so that a port already taken
 fails the start at once and a chosen port is known at once; the proxy gets the
 sockets as inherited descriptors, `python -m berth.network.proxy MAPPINGS_JSON
 [OWNER]` with an "fd" in each mapping, and serves until SIGTERM. Nobody waits
-for it to start: connections queue on the listening sockets meanwhile. It runs in its own process group, so that it outlives berthd
-restarts and signals meant for berthd's group; SIGTERM to it ends its workers too.
+for it to start: connections queue on the listening sockets meanwhile. It runs
+in its own process group, so that it outlives berthd restarts and signals meant
+for berthd's group; SIGTERM to it ends its workers too.
 """
 
 from __future__ import annotations
@@ -209,16 +210,21 @@ class _TcpRelay:
     def run(self) -> None:
         listeners, sides = self.listeners, self.sides
         while True:
+            ready = []
             for fd, ev in self.ep.poll():
                 side = sides.get(fd)
                 if side is None:
                     if fd in listeners:
-                        self._accept(*listeners[fd])
+                        ready.append(listeners[fd])
                     continue
                 try:
                     self._on_event(side, ev)
                 except OSError:
                     self._close(side)
+            # accept last: a new socket may get the number of one closed above,
+            # and an event still to come in this batch must not reach it
+            for lsock, target in ready:
+                self._accept(lsock, target)
 
 
 def _serve_udp(listener: socket.socket, target: tuple[str, int]) -> None:
