@@ -135,10 +135,7 @@ class Proxy:
 
 
 def start_proxy(
-    mappings: list[dict[str, object]],
-    netns_path: str | None = None,
-    timeout: float = 10.0,
-    owner: str = "",
+    mappings: list[dict[str, object]], netns_path: str | None = None, owner: str = ""
 ) -> Proxy:
     """Bind every port of `mappings` here (raise with Docker's message if one is
     taken), then hand the sockets to a new proxy process without waiting for it."""
