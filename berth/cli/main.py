@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 # command name -> module under berth.cli.commands holding SPECS[name] and run_<name>
 COMMANDS: dict[str, str] = {
     **dict.fromkeys(
-        ("run", "create", "start", "attach", "exec"),
+        ("run", "create", "start", "attach"),
         "interactive",
     ),
     **dict.fromkeys(
@@ -54,6 +54,7 @@ COMMANDS: dict[str, str] = {
     ),
     "inspect": "inspect",
     "ps": "ps",
+    "exec": "execute",
     "image bootstrap": "bootstrap",
     **dict.fromkeys(
         (

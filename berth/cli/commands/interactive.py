@@ -8,15 +8,13 @@ the wait answer and exit with the container's code.
 
 from __future__ import annotations
 
-import os
 import sys
 
-from berth.cli import common, runopts, streams
-from berth.cli.flags import LIST, STR, Flag, Spec, UsageError
+from berth.cli import common, runopts, sessions
+from berth.cli.flags import STR, Flag, Spec, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import Any
 
     from berth.cli.main import Context
@@ -58,23 +56,6 @@ SPECS: dict[str, Spec] = {
         ],
         min_args=1,
         max_args=1,
-    ),
-    "exec": Spec(
-        "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
-        "Execute a command in a running container",
-        [
-            Flag("-d, --detach", help="Detached mode: run command in the background"),
-            Flag("--detach-keys", STR, help="Override the key sequence for detaching a container"),
-            Flag("-e, --env", LIST, help="Set environment variables"),
-            Flag("--env-file", LIST, help="Read in a file of environment variables"),
-            Flag("-i, --interactive", help="Keep STDIN open even if not attached"),
-            Flag("--privileged", help="Give extended privileges to the command"),
-            Flag("-t, --tty", help="Allocate a pseudo-TTY"),
-            Flag("-u, --user", STR, help="Username or UID (format: <name|uid>[:<group|gid>])"),
-            Flag("-w, --workdir", STR, help="Working directory inside the container"),
-        ],
-        min_args=2,
-        interspersed=False,
     ),
 }
 
@@ -139,87 +120,6 @@ def run_create(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     return 0
 
 
-def _detach_keys(o: dict[str, Any]) -> tuple[str | None, bytes]:
-    spec = o.get("detach_keys") or os.environ.get("BERTH_DETACH_KEYS") or None
-    try:
-        return spec, streams.parse_detach_keys(spec or streams.DEFAULT_DETACH_KEYS)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-
-
-def _proxy_signals(client: Client, cid: str) -> None:
-    """Forward SIGINT/SIGTERM/SIGHUP... to the container (docker's --sig-proxy)."""
-    import _signal as signal  # not `signal`: it imports enum (~3 ms)
-
-    def forward(signum: int, _frame: object) -> None:
-        try:
-            client.post(f"/containers/{common.quote(cid)}/kill", params={"signal": str(signum)})
-        except Exception:
-            pass
-
-    for sig in (
-        signal.SIGINT,
-        signal.SIGTERM,
-        signal.SIGHUP,
-        signal.SIGQUIT,
-        signal.SIGUSR1,
-        signal.SIGUSR2,
-    ):
-        signal.signal(sig, forward)
-
-
-def _session(
-    client: Client,
-    conn: Any,
-    *,
-    stdin: bool,
-    tty: bool,
-    keys: bytes,
-    resize_path: str,
-    start: Any = None,
-) -> bool:
-    """Start (if given), then relay the stream; raw mode and resizes with a terminal."""
-    # cleanups run last-first on the way out, as an ExitStack's would (contextlib
-    # itself costs every exec and run ~3 ms of imports: collections, functools)
-    undo: list[Callable[[], object]] = []
-    try:
-        if start is not None:
-            start()
-        if tty and sys.stdout.isatty():
-            undo.append(
-                streams.watch_resize(
-                    lambda h, w: client.post(resize_path, params={"h": h, "w": w}),
-                    sys.stdout.fileno(),
-                )
-            )
-        if tty and stdin and sys.stdin.isatty():
-            import _signal as signal  # not `signal`: it imports enum (~3 ms)
-
-            # a SIGTERM/SIGHUP must unwind through RawTerminal, or the user's
-            # terminal is left in raw mode
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                previous = signal.signal(sig, lambda n, _f: sys.exit(128 + n))
-                undo.append(lambda sig=sig, previous=previous: signal.signal(sig, previous))
-            raw = streams.RawTerminal(sys.stdin.fileno())
-            raw.__enter__()
-            undo.append(lambda: raw.__exit__(None, None, None))
-        return streams.pump(conn, stdin=stdin, tty=tty, detach_keys=keys)
-    finally:
-        _unwind(undo)
-
-
-def _unwind(undo: list[Callable[[], object]]) -> None:
-    """Run every cleanup, last first; the first failure is raised after all ran."""
-    error: BaseException | None = None
-    while undo:
-        try:
-            undo.pop()()
-        except BaseException as e:
-            error = error or e
-    if error is not None:
-        raise error
-
-
 def run_run(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     from berth import errors
 
@@ -227,7 +127,7 @@ def run_run(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     if o["tty"] and o["interactive"] and not sys.stdin.isatty():
         print("the input device is not a TTY", file=sys.stderr)
         return 1
-    key_spec, keys = _detach_keys(o)
+    key_spec, keys = sessions.detach_keys(o)
     client = ctx.client
     cid = create_container(ctx, o, image, cmd)
     path = f"/containers/{cid}"
@@ -256,7 +156,7 @@ def run_run(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     )
     waiter.wait_head()
     if o["sig_proxy"] and not o["tty"]:
-        _proxy_signals(client, cid)
+        sessions.proxy_signals(client, cid)
 
     def start() -> None:
         try:
@@ -267,7 +167,7 @@ def run_run(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
             raise _start_failure(e) from None
 
     try:
-        detached = _session(
+        detached = sessions.session(
             client,
             conn,
             stdin="stdin" in attach,
@@ -312,7 +212,7 @@ def run_start(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
         return common.for_each(args, start)
     if len(args) > 1:
         raise UsageError("you cannot start and attach multiple containers at once", 1)
-    key_spec, keys = _detach_keys(o)
+    key_spec, keys = sessions.detach_keys(o)
     info = client.get(f"/containers/{common.quote(args[0])}/json")
     cid, tty = info["Id"], bool(info["Config"].get("Tty"))
     stdin = o["interactive"] and bool(info["Config"].get("OpenStdin"))
@@ -330,7 +230,7 @@ def run_start(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     waiter = client.begin("POST", f"{path}/wait", {"condition": "next-exit"})
     waiter.wait_head()
     try:
-        detached = _session(
+        detached = sessions.session(
             client,
             conn,
             stdin=stdin,
@@ -360,7 +260,7 @@ def run_attach(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     if state.get("Paused"):
         print("You cannot attach to a paused container, unpause it first", file=sys.stderr)
         return 1
-    key_spec, keys = _detach_keys(o)
+    key_spec, keys = sessions.detach_keys(o)
     cid, tty = info["Id"], bool(info["Config"].get("Tty"))
     stdin = not o["no_stdin"] and bool(info["Config"].get("OpenStdin"))
     path = f"/containers/{cid}"
@@ -375,9 +275,9 @@ def run_attach(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
         },
     )
     if o["sig_proxy"] and not tty:
-        _proxy_signals(client, cid)
+        sessions.proxy_signals(client, cid)
     try:
-        detached = _session(
+        detached = sessions.session(
             client, conn, stdin=stdin, tty=tty, keys=keys, resize_path=f"{path}/resize"
         )
     finally:
@@ -386,51 +286,3 @@ def run_attach(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
         return 0
     result = client.post(f"{path}/wait") or {}
     return int(result.get("StatusCode", 0))
-
-
-def run_exec(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
-    import time
-
-    client = ctx.client
-    if o["tty"] and o["interactive"] and not sys.stdin.isatty():
-        print("the input device is not a TTY", file=sys.stderr)
-        return 1
-    key_spec, keys = _detach_keys(o)
-    body = {
-        "User": o["user"] or "",
-        "Privileged": o["privileged"],
-        "Tty": o["tty"],
-        "AttachStdin": o["interactive"] and not o["detach"],
-        "AttachStdout": not o["detach"],
-        "AttachStderr": not o["detach"],
-        "Detach": o["detach"],
-        "DetachKeys": key_spec or "",
-        "Env": runopts.env_list(o["env"], o["env_file"]),
-        "WorkingDir": o["workdir"] or "",
-        "Cmd": args[1:],
-    }
-    created = client.post(f"/containers/{common.quote(args[0])}/exec", body=body)
-    eid = created["Id"]
-    if o["detach"]:
-        client.post(f"/exec/{eid}/start", body={"Detach": True, "Tty": o["tty"]})
-        return 0
-    conn = client.hijack(f"/exec/{eid}/start", body={"Detach": False, "Tty": o["tty"]})
-    try:
-        detached = _session(
-            client,
-            conn,
-            stdin=o["interactive"],
-            tty=o["tty"],
-            keys=keys,
-            resize_path=f"/exec/{eid}/resize",
-        )
-    finally:
-        conn.close()
-    if detached:
-        return 0
-    deadline = time.monotonic() + 5
-    while True:
-        info = client.get(f"/exec/{eid}/json")
-        if not info.get("Running") or time.monotonic() > deadline:
-            return int(info.get("ExitCode") or 0)
-        time.sleep(0.01)

@@ -21,7 +21,7 @@ HEAVY = {
     "json", "re", "argparse", "http.client", "email", "dataclasses", "enum", "typing",
     "inspect", "importlib.util", "collections", "socket", "ssl", "urllib.parse", "shlex",
     "datetime", "tempfile", "threading", "subprocess", "functools", "ast", "os",
-    "contextlib", "berth.cli.template", "berth.errors",
+    "contextlib", "berth.cli.template", "berth.errors", "berth.cli.runopts",
 }  # fmt: skip
 
 CID = "0123456789ab" + "c" * 52
@@ -191,5 +191,5 @@ def test_exec_loads_no_heavy_module_beyond_os(api: str) -> None:
 def test_run_loads_no_heavy_module_beyond_os(api: str) -> None:
     # attached, so the signal proxy is installed too (through _signal, not signal/enum)
     out, heavy = _run(api, ["run", "--rm", "busybox", "true"])
-    assert heavy == ["berth.errors", "os"]  # run catches error kinds on its way
+    assert heavy == ["berth.cli.runopts", "berth.errors", "os"]  # run's flags; error kinds
     assert out == ""
