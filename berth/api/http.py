@@ -10,8 +10,10 @@ and returns one of three response shapes:
   (`101 UPGRADED` when the client asked for `Upgrade: tcp`, as docker does for
   attach and exec start) and handed to a callable as a `RawStream`.
 
-The server is the stdlib's thread-per-connection `socketserver`, over a unix
-socket or TCP(+TLS); `berth.api.app.App.serve` is called once per request.
+The server is the stdlib's `socketserver` with one thread per connection at a
+time, taken from reused `Workers`, over a unix socket or TCP(+TLS); the request
+head is read here (`Handler.parse_request`, no `email` parser);
+`berth.api.app.App.serve` is called once per request.
 """
 
 from __future__ import annotations
