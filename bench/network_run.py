@@ -243,16 +243,20 @@ def berth_engine(
 
 
 def interleaved(engines: dict[str, list[str]], runs: int, requests: int) -> dict[str, tuple]:
-    """A, B, A, B...: `run --rm` times, then ab rounds against each published port
-    and, for reference, against each container's own address."""
+    """A, B, A, B...: `run --rm` times (without and with a published port), then
+    ab rounds against each published port and, for reference, against each
+    container's own address."""
     times: dict[str, list[float]] = {name: [] for name in engines}
+    published_times: dict[str, list[float]] = {name: [] for name in engines}
     rates: dict[str, list[float]] = {name: [] for name in engines}
     rm = ["run", "--rm", "--network", "bridge", "bench-busybox", "true"]
+    rm_p = ["run", "--rm", "-p", "127.0.0.1::80", "bench-busybox", "true"]
     for cli in engines.values():
         run_once([*cli, *rm])  # warm up
     for _ in range(runs):
         for name, cli in engines.items():
             times[name].append(run_once([*cli, *rm]))
+            published_times[name].append(run_once([*cli, *rm_p]))
     urls = {name: start_web(cli, "bench-busybox") for name, cli in engines.items()}
     direct: dict[str, list[float]] = {name: [] for name in engines}
     for published, _ in urls.values():
@@ -267,6 +271,7 @@ def interleaved(engines: dict[str, list[str]], runs: int, requests: int) -> dict
             statistics.median(rates[name]),
             rates[name],
             statistics.median(direct[name]),
+            statistics.median(published_times[name]),
         )
         for name in engines
     }
@@ -302,15 +307,17 @@ def main() -> int:
                 except (subprocess.CalledProcessError, SystemExit) as e:
                     print(f"berth: not measured ({e})")
             results = interleaved(engines, args.runs, args.requests)
-        for name, (t, rate, all_rates, own) in results.items():
+        for name, (t, rate, all_rates, own, tp) in results.items():
             shown = " ".join(f"{r:.0f}" for r in all_rates)
-            print(f"{name}: run --rm on bridge {t * 1000:.0f} ms (median of {args.runs}), "
+            print(f"{name}: run --rm on bridge {t * 1000:.0f} ms (median of {args.runs}; "
+                  f"with -p {tp * 1000:.0f} ms), "
                   f"published port {rate:.0f} req/s (median; rounds {shown}; "
                   f"the container's own address {own:.0f})")  # fmt: skip
         if "docker" in results and "berth" in results:
             d, b = results["docker"], results["berth"]
             print(
-                f"ratios berth/docker: run --rm {b[0] / d[0]:.2f} (goal <= 0.5), requests/s {b[1] / d[1]:.2f} (goal >= 1)"
+                f"ratios berth/docker: run --rm {b[0] / d[0]:.2f} (goal <= 0.5), "
+                f"with -p {b[4] / d[4]:.2f}, requests/s {b[1] / d[1]:.2f} (goal >= 1)"
             )
         print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
