@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from berth.errors import InvalidArgument
+from berth.tarextract import renamed
 
 
 @dataclass(slots=True)
@@ -124,7 +125,7 @@ def _extract_archive(tf: tarfile.TarFile, e: Entry, seen: set[str]) -> None:
             if name in (".", "") or name.startswith("../") or name == "..":
                 continue
             out = posixpath.join(e.path, name) if e.path else name
-            info = member.replace(name=out, deep=False)
+            info = renamed(member, out)
             if member.islnk():
                 target = posixpath.normpath(member.linkname.lstrip("/"))
                 info.linkname = posixpath.join(e.path, target) if e.path else target

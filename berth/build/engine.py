@@ -31,6 +31,7 @@ from berth.build.dockerignore import Matcher
 from berth.build.instructions import Dockerfile, parse
 from berth.build.runner import BUILD_CONTAINER_PREFIX, VIEW_PREFIX, StepRunner
 from berth.errors import InvalidArgument, NotFound
+from berth.tarextract import extract_all, renamed
 
 
 @dataclass(slots=True)
@@ -98,7 +99,7 @@ class BuildEngine:
             root.mkdir()
             try:
                 with tarfile.open(fileobj=_tar_stream(stream), mode="r|") as tf:
-                    tf.extractall(root, filter=_context_filter)
+                    extract_all(tf, root, filter=_context_filter)
             except (tarfile.TarError, EOFError, OSError) as exc:
                 raise InvalidArgument(
                     f"the build context is not a valid tar archive: {exc}"
@@ -261,4 +262,4 @@ def _context_filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | Non
         target = os.path.normpath(member.linkname.lstrip("/"))
         if target.startswith(".."):
             raise InvalidArgument(f"invalid hard link in the build context: {member.name}")
-    return member.replace(name=name, deep=False)
+    return renamed(member, name)

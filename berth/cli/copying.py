@@ -58,7 +58,9 @@ def copy_from_container(client: Client, cid: str, src: str, dst: str, follow: bo
             if rename is not None:
                 rest = member.name[len(top) :]
                 member.name = rename + rest
-        tar.extractall(target_dir, members=members, filter="tar")
+        from berth.tarextract import extract_all
+
+        extract_all(tar, target_dir, members=members, filter="tar")
 
 
 def copy_to_container(client: Client, src: str, cid: str, dst: str, follow: bool) -> None:
