@@ -240,11 +240,28 @@ def open_terminal(process: Process, console: int | None, bind_console: bool = Tr
         rootfs.bind_console(slave_path)
 
 
+def default_signals() -> None:
+    """Every signal back to its default action and unblocked, as runc leaves them:
+    an exec keeps ignored dispositions, and Python ignores SIGPIPE and SIGXFSZ (and the
+    shim or berthd may ignore others), which would change how `yes | head` ends."""
+    import _signal
+
+    for signum in range(1, _signal.NSIG):
+        if signum in (_signal.SIGKILL, _signal.SIGSTOP):
+            continue
+        try:
+            _signal.signal(signum, _signal.SIG_DFL)
+        except (OSError, ValueError, RuntimeError):
+            continue  # the C library's own real-time signals (32, 33)
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
+
+
 def exec_program(prepared: Prepared) -> None:
     """No new privileges, seccomp (when deferred), fds closed, then exec via the stub."""
     process = prepared.process
     if process.no_new_privileges:
         prc.set_no_new_privs()
+    default_signals()
     if prepared.seccomp is not None:
         prepared.seccomp.load()
     sys.stdout.flush()
