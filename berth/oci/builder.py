@@ -226,8 +226,11 @@ def namespaces(hc: dict[str, Any], netns_path: str | None) -> list[oci.Namespace
 def environment(cfg: dict[str, Any], home: str, extra: list[str]) -> list[str]:
     env: dict[str, str] = {}
     for item in [*(cfg.get("Env") or []), *extra]:
-        k, _, v = item.partition("=")
-        env[k] = v
+        k, eq, v = item.partition("=")
+        if eq:
+            env[k] = v
+        else:  # a bare name (`-e B` with B unset on the client) unsets it, as dockerd
+            env.pop(k, None)
     env.setdefault("PATH", defaults.DEFAULT_PATH)
     env.setdefault("HOSTNAME", cfg.get("Hostname") or "")
     if cfg.get("Tty"):
