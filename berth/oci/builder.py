@@ -271,9 +271,11 @@ def resolve_user(rootfs: Path, spec: str, group_add: list[str]) -> tuple[oci.Use
             raise InvalidArgument(
                 f"unable to find group {group}: no matching entries in group file"
             )
-    extra: list[int] = []
+    # the primary group is a supplementary one too, as Docker's engine sets them
+    # (`id -u nobody` in a container: groups=65534(nogroup))
+    extra: list[int] = [gid]
     for e in groups:
-        if len(e) >= 4 and username in e[3].split(",") and int(e[2]) != gid:
+        if len(e) >= 4 and username in e[3].split(","):
             extra.append(int(e[2]))
     for g_name in group_add:
         g = next((e for e in groups if len(e) >= 3 and (e[0] == g_name or e[2] == g_name)), None)

@@ -77,7 +77,7 @@ def test_init_user_readonly_nnp(tmp_path):
         m["destination"] == "/sbin/docker-init" and m["source"] == "/usr/bin/tini"
         for m in d["mounts"]
     )
-    assert d["process"]["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [100]}
+    assert d["process"]["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [100, 1000]}
     assert "HOME=/home/user" in d["process"]["env"]
     assert d["process"]["cwd"] == "/tmp"
     assert d["root"]["readonly"] is True
