@@ -9,6 +9,7 @@ small thread per running container.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -70,6 +71,7 @@ class ContainerService:
             tasks = ShimTasks(state_root=options.exec_root / "shims")
         self.tasks = tasks
         self._locks: dict[str, threading.RLock] = {}
+        self._held: list[Callable[[], None]] | None = None  # restarts held during restore
         self._locks_guard = threading.Lock()
         self._cond = threading.Condition()
         self._exit_gen: dict[str, int] = {}
@@ -454,7 +456,10 @@ class ContainerService:
         timer = threading.Timer(delay, self._restart_now, args=(c.id,))
         timer.daemon = True
         self._timers[c.id] = timer
-        timer.start()
+        if self._held is not None:  # daemon start: after the hooks' restore
+            self._held.append(timer.start)
+        else:
+            timer.start()
 
     def _restart_now(self, cid: str) -> None:
         with self._lock(cid):
@@ -774,8 +779,13 @@ class ContainerService:
     # ---- live restore --------------------------------------------------------------------
 
     def restore(self) -> set[str]:
-        """Reconnect to shims; settle containers that exited while the daemon was away."""
+        """Reconnect to shims; settle containers that exited while the daemon was away.
+
+        Restarts this decides are held until `release_restarts`, so that the hooks'
+        own restore (which tears down the network of every container not running)
+        runs before any container is started again."""
         running: set[str] = set()
+        self._held = []
         self._remove_orphans()
         for c in self.store.all():
             st = c.state.status
@@ -799,7 +809,7 @@ class ContainerService:
                 self._on_exit(c.id, info, daemon_start=True)
             elif st == Status.RESTARTING:
                 self._save(c, transition(c.name, c.state, Ev.START_FAILED, error=""))
-                self._restart_at_daemon_start(c.id)
+                self._held.append(functools.partial(self._restart_at_daemon_start, c.id))
             elif st == Status.REMOVING:
                 try:  # the crash cut a removal short: dead, then removed again
                     self._save(c, transition(c.name, c.state, Ev.DEAD))
@@ -809,8 +819,14 @@ class ContainerService:
             elif st == Status.EXITED:
                 policy = restart.Policy.from_host_config(c.host_config)
                 if restart.restart_on_daemon_start(policy, c.state.manually_stopped):
-                    self._restart_at_daemon_start(c.id)
+                    self._held.append(functools.partial(self._restart_at_daemon_start, c.id))
         return running
+
+    def release_restarts(self) -> None:
+        """Start what `restore` held back (restarts at daemon start, back-off timers)."""
+        held, self._held = self._held or [], None
+        for start in held:
+            start()
 
     def _remove_orphans(self) -> None:
         """Directories and snapshots of containers never recorded (a crash mid-create)."""

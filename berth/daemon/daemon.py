@@ -88,6 +88,7 @@ class Daemon:
                 hook.restore(running)
             except Exception:
                 log.exception("restore of %s failed", type(hook).__name__)
+        self.containers.release_restarts()
         self.containers.start_background()
 
     def close(self) -> None:
