@@ -25,9 +25,9 @@ import os
 import secrets
 import threading
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
+from berth import timestamps
 from berth.errors import Conflict, Forbidden, InvalidArgument, NotFound
 from berth.network import hosts, ipam, nat, netlink, views
 from berth.network.bridge import BridgeDriver, NullDriver
@@ -67,7 +67,7 @@ class EndpointRequest:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return timestamps.now()
 
 
 def _new_id() -> str:

@@ -12,8 +12,8 @@ anyway; runc makes the same choice.
 from __future__ import annotations
 
 import os
-import time
 
+from berth import timestamps
 from berth.errors import NotFound
 from berth.runtime import jsonc
 from berth.runtime.lifecycle import Status
@@ -94,8 +94,7 @@ def container_dir(root: str, container_id: str) -> str:
 
 
 def now_rfc3339() -> str:
-    t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
+    return timestamps.now()
 
 
 def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:

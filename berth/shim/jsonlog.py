@@ -17,17 +17,12 @@ import os
 import time
 from json.encoder import encode_basestring  # the C escaper; no full json import
 
+from berth.timestamps import format_ns
+
 PARTIAL_MAX = 16 * 1024
 
 
-def rfc3339nano(ns: int) -> str:
-    """UTC time as Go's RFC3339Nano (fraction without trailing zeros)."""
-    secs, frac = divmod(ns, 1_000_000_000)
-    t = time.gmtime(secs)
-    base = f"{t[0]:04d}-{t[1]:02d}-{t[2]:02d}T{t[3]:02d}:{t[4]:02d}:{t[5]:02d}"
-    if frac:
-        return f"{base}.{frac:09d}".rstrip("0") + "Z"
-    return base + "Z"
+rfc3339nano = format_ns  # the json-file driver's "time": Go's RFC3339Nano
 
 
 def entry(text: bytes, stream: str, ns: int) -> bytes:

@@ -12,16 +12,16 @@ def lines(path):
 
 
 def test_rfc3339nano_trims_trailing_zeros_like_go():
-    assert rfc3339nano(0) == "1970-01-01T00:00:00Z"
+    assert rfc3339nano(1_000_000_000) == "1970-01-01T00:00:01Z"
     assert rfc3339nano(1_500_000_000) == "1970-01-01T00:00:01.5Z"
     assert rfc3339nano(1_795_927_091_864_574_426) == "2026-11-29T04:38:11.864574426Z"
 
 
 def test_entry_escapes_and_replaces_bad_utf8():
-    raw = entry(b'say "hi"\t\xff\n', "stderr", 0)
+    raw = entry(b'say "hi"\t\xff\n', "stderr", 1_000_000_000)
     assert raw.endswith(b"\n")
     obj = json.loads(raw)
-    assert obj == {"log": 'say "hi"\t\ufffd\n', "stream": "stderr", "time": "1970-01-01T00:00:00Z"}
+    assert obj == {"log": 'say "hi"\t\ufffd\n', "stream": "stderr", "time": "1970-01-01T00:00:01Z"}
 
 
 def test_lines_are_split_and_partials_held(tmp_path):
