@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from procs import children, stop_daemon
 
 from tests.conftest import VENV_BIN, make_busybox_rootfs
 
@@ -58,20 +59,6 @@ def shim_pss_mb(e: Engine, cid: str) -> float:
     with open(f"/proc/{pid}/stat") as f:
         ppid = int(f.read().rsplit(")", 1)[1].split()[1])
     return pss_kb(ppid) / 1024
-
-
-def children(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                if int(fields[1]) == pid:
-                    out.append(int(entry))
-            except OSError:
-                pass
-    return out
 
 
 class Engine:
@@ -107,18 +94,7 @@ class Engine:
     def stop(self) -> None:
         if self.proc is None:
             return
-        kids = children(self.proc.pid)
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        for k in kids:
-            try:
-                os.kill(k, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        stop_daemon(self.proc)
 
 
 def _cmd(pid: int) -> bytes:
