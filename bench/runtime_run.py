@@ -28,27 +28,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from berth.runtime.example import example_config
+from tests.support.rootfs import make_busybox_rootfs
 
 BUSYBOX = Path("/bin/busybox")
 
 
 def make_rootfs(root: Path) -> None:
-    """A minimal busybox root filesystem: /bin/busybox, its applets, /etc basics."""
+    """The tests' busybox root filesystem (bench needs /bin/busybox: busybox-static)."""
     if not BUSYBOX.exists():
         raise SystemExit("bench: /bin/busybox is missing (apt-get install busybox-static)")
-    for d in ("bin", "etc", "proc", "sys", "dev", "tmp", "root"):
-        (root / d).mkdir(parents=True, exist_ok=True)
-    os.chmod(root / "tmp", 0o1777)
-    shutil.copy2(BUSYBOX, root / "bin" / "busybox")
-    applets = subprocess.run(
-        [str(BUSYBOX), "--list"], check=True, capture_output=True, text=True
-    ).stdout.split()
-    for applet in applets:
-        link = root / "bin" / applet
-        if not link.exists():
-            link.symlink_to("busybox")
-    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
-    (root / "etc" / "group").write_text("root:x:0:\n")
+    make_busybox_rootfs(root)
 
 
 def make_bundle(directory: Path) -> Path:

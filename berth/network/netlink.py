@@ -149,6 +149,15 @@ def release(netns: str | None = None) -> None:
 
 
 @contextlib.contextmanager
+def _fresh(netns: str | None) -> Iterator:
+    ipr = _open(netns)
+    try:
+        yield ipr
+    finally:
+        ipr.close()
+
+
+@contextlib.contextmanager
 def netlink(netns: str | None = None) -> Iterator:
     """An IPRoute on the host, or one whose netlink socket lives in the namespace `netns`:
     the kept one (see `keep_open`) when there is one, else a fresh one closed after."""
@@ -156,19 +165,13 @@ def netlink(netns: str | None = None) -> Iterator:
 
     kept = _kept.get(_key(netns))
     if kept is None:
-        ipr = _open(netns)
-        try:
+        with _fresh(netns) as ipr:
             yield ipr
-        finally:
-            ipr.close()
         return
     with kept.lock:
         if kept.closed:  # released meanwhile: behave as without one
-            ipr = _open(netns)
-            try:
+            with _fresh(netns) as ipr:
                 yield ipr
-            finally:
-                ipr.close()
             return
         if kept.ipr is None:
             kept.ipr = _open(netns)
