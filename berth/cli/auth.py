@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import os
 
-from berth.client import jsoncodec as json
+from berth import jsoncodec as json
 
 DEFAULT_INDEX = "https://index.docker.io/v1/"
 

@@ -37,7 +37,7 @@ def filters_param(values: list[str]) -> str | None:
     parsed = parse_filters(values)
     if parsed is None:
         return None
-    from berth.client import jsoncodec as json
+    from berth import jsoncodec as json
 
     return json.dumps({k: dict.fromkeys(v, True) for k, v in parsed.items()})
 

@@ -100,7 +100,7 @@ def _is_dir_stat(client: Client, cid: str, path: str) -> bool:
     """Read the `X-Docker-Container-Path-Stat` header (base64 JSON with a mode)."""
     import base64
 
-    from berth.client import jsoncodec as json
+    from berth import jsoncodec as json
 
     headers = client.head(f"/containers/{common.quote(cid)}/archive", params={"path": path})
     raw = headers.get("x-docker-container-path-stat")

@@ -28,7 +28,7 @@ class TemplateError(ValueError):
 
 def to_json(value: Any) -> str:
     """json.Marshal: compact, with Go's HTML escaping of <, > and &."""
-    from berth.client import jsoncodec as json
+    from berth import jsoncodec as json
 
     if value is MISSING:
         value = None
@@ -249,7 +249,7 @@ def _parse_operand(toks: list[str], i: int) -> tuple[Any, int]:
             j += 1
         return node, j
     if tok.startswith('"'):
-        from berth.client import jsoncodec as json
+        from berth import jsoncodec as json
 
         try:
             return ("lit", json.loads(tok)), i + 1

@@ -18,7 +18,7 @@ Public interface:
 - `berth.client.frames`: the 8-byte multiplexed stream framing (`encode_frame`,
   `FrameReader`).
 
-- `berth.client.jsoncodec`: `loads`, `dumps(indent=, separators=, ensure_ascii=)`,
+- `berth.jsoncodec`: `loads`, `dumps(indent=, separators=, ensure_ascii=)`,
   `raw_decode`: the stdlib json's output and input, through `_json` alone.
 
 Stdlib-only and lazy: importing this package costs nothing; `api` imports only

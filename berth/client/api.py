@@ -7,7 +7,8 @@ no state to share between threads except the negotiated version.
 
 from __future__ import annotations
 
-from berth.client import jsoncodec, wire
+from berth import jsoncodec
+from berth.client import wire
 from berth.client.environ import getenv
 
 TYPE_CHECKING = False  # `typing` costs ~3 ms at start-up; annotations are strings anyway

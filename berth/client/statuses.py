@@ -25,7 +25,7 @@ def error_message(body: bytes, status: int) -> str:
     """The daemon's `{"message": ...}`, or the raw body when it is not JSON."""
     text = body.decode("utf-8", "replace").strip()
     if text.startswith("{"):
-        from berth.client import jsoncodec
+        from berth import jsoncodec
 
         try:
             message = jsoncodec.loads(text).get("message")

@@ -41,9 +41,9 @@ SPECS: dict[str, Spec] = {
 
 
 def run_build(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
+    from berth import jsoncodec as json
     from berth.cli import buildcontext
     from berth.cli.commands.images import file_chunks
-    from berth.client import jsoncodec as json
 
     context = args[0]
     params: dict[str, Any] = {

@@ -162,7 +162,7 @@ def run_images(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     filters = common.parse_filters(o["filter"]) or {}
     if args:
         filters.setdefault("reference", []).append(args[0])
-    from berth.client import jsoncodec as json
+    from berth import jsoncodec as json
 
     params = {
         "all": o["all"] or None,
@@ -361,7 +361,7 @@ def run_import(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
 
 
 def run_image_prune(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
-    from berth.client import jsoncodec as json
+    from berth import jsoncodec as json
 
     warning = (
         "WARNING! This will remove all images without at least one container associated to them."

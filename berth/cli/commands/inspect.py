@@ -66,7 +66,7 @@ def _inspect_one(ctx: Context, name: str, kind: str | None, size: bool) -> Any:
 
 
 def run_inspect(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
-    from berth.client import jsoncodec as json
+    from berth import jsoncodec as json
 
     results = []
     status = 0

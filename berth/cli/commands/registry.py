@@ -226,8 +226,8 @@ def run_manifest_inspect(ctx: Context, o: dict[str, Any], args: list[str]) -> in
     """Fetched by the client from the registry, as docker's CLI does (no daemon call)."""
     from pathlib import Path
 
+    from berth import jsoncodec as json
     from berth.cli import auth
-    from berth.client import jsoncodec as json
     from berth.distribution.credentials import CredentialStore
     from berth.distribution.remote import inspect_manifest
     from berth.distribution.session import Session

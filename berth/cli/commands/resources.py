@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
+from berth import jsoncodec as json
 from berth.cli import common, humanize, table
 from berth.cli.flags import LIST, STR, Flag, Spec
-from berth.client import jsoncodec as json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

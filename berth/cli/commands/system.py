@@ -317,7 +317,7 @@ def run_system_prune(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     if not common.confirm(warning, o["force"]):
         return 0
     filters = common.parse_filters(o["filter"]) or {}
-    from berth.client import jsoncodec as json
+    from berth import jsoncodec as json
 
     def fparam(extra: dict[str, list[str]] | None = None) -> str | None:
         merged = {**filters, **(extra or {})}

@@ -1,4 +1,4 @@
-"""berth.client.jsoncodec writes and reads exactly what the stdlib's json does."""
+"""berth.jsoncodec writes and reads exactly what the stdlib's json does."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from berth.client import jsoncodec
+from berth import jsoncodec
 
 DOCS = [
     {
@@ -94,7 +94,7 @@ def test_raw_decode_stops_at_the_value_end() -> None:
 
 def test_importing_it_loads_neither_json_nor_re() -> None:
     code = (
-        "import sys; import berth.client.jsoncodec as j; j.loads('[1]'); j.dumps({'a': [1]});"
+        "import sys; import berth.jsoncodec as j; j.loads('[1]'); j.dumps({'a': [1]});"
         " j.dumps([1], indent=4); print(sorted({'json', 're'} & set(sys.modules)))"
     )
     out = subprocess.run(
@@ -109,4 +109,4 @@ def test_importing_it_loads_neither_json_nor_re() -> None:
 def _repo() -> str:
     from pathlib import Path
 
-    return str(Path(jsoncodec.__file__).resolve().parents[2])
+    return str(Path(jsoncodec.__file__).resolve().parents[1])

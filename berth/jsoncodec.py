@@ -1,4 +1,5 @@
-"""JSON through the stdlib's C accelerator (`_json`) alone, for the CLI's start-up.
+"""JSON through the stdlib's C accelerator (`_json`) alone, for the start-up of the
+CLI and of berth-runc (shared code any tier may import, like errors.py).
 
 Why not `import json`: the package imports `re` (and through it `enum`,
 `functools`, ...), ~8 ms on every `berth` start, while the work itself is done
@@ -49,15 +50,19 @@ def raw_decode(text: str, pos: int = 0) -> tuple[Any, int]:
 
 
 def loads(data: str | bytes | bytearray) -> Any:
-    """`json.loads` for UTF-8 bytes or text."""
-    text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
-    if text.startswith("\ufeff"):
-        raise ValueError("Unexpected UTF-8 BOM (decode using utf-8-sig)")
-    value, end = raw_decode(text, _skip_ws(text, 0))
-    end = _skip_ws(text, end)
-    if end != len(text):
-        raise ValueError(f"Extra data: char {end}")
-    return value
+    """`json.loads` for UTF-8 bytes or text; a malformed document raises the
+    stdlib's own json.JSONDecodeError (json is imported only on that path)."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
+        if not text.startswith("\ufeff"):
+            value, end = raw_decode(text, _skip_ws(text, 0))
+            if _skip_ws(text, end) == len(text):
+                return value
+    except Exception:  # malformed (or odd enough to upset the C scanner): json decides
+        pass
+    import json
+
+    return json.loads(data)
 
 
 def _floatstr(value: float) -> str:
